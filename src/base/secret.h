@@ -1,0 +1,60 @@
+// A Secret holds bytes that must never reach a log, an error message or an
+// audit record: it has no operator<<, formats as "****", and wipes its memory
+// when destroyed. The bytes come out only through reveal(), which marks the few
+// places (signing, the wire, a destination) where they must.
+#pragma once
+
+#include <fmt/format.h>
+
+#include <string>
+#include <string_view>
+
+namespace keyrotor {
+
+class Secret {
+ public:
+  Secret() = default;
+  explicit Secret(std::string value) : value_(std::move(value)) {}
+  Secret(const Secret& other) : value_(other.value_) {}
+  Secret(Secret&& other) noexcept : value_(std::move(other.value_)) { other.Wipe(); }
+  Secret& operator=(const Secret& other) {
+    if (this != &other) {
+      Wipe();
+      value_ = other.value_;
+    }
+    return *this;
+  }
+  Secret& operator=(Secret&& other) noexcept {
+    if (this != &other) {
+      Wipe();
+      value_ = std::move(other.value_);
+      other.Wipe();
+    }
+    return *this;
+  }
+  ~Secret() { Wipe(); }
+
+  const std::string& reveal() const { return value_; }
+  bool empty() const { return value_.empty(); }
+  size_t size() const { return value_.size(); }
+  bool operator==(const Secret& other) const;
+  bool operator!=(const Secret& other) const { return !(*this == other); }
+
+  void Wipe();
+
+ private:
+  std::string value_;
+};
+
+// Overwrites a plain string that held secret bytes (response bodies, buffers).
+void WipeString(std::string& s);
+
+}  // namespace keyrotor
+
+template <>
+struct fmt::formatter<keyrotor::Secret> : fmt::formatter<std::string_view> {
+  template <typename FormatContext>
+  auto format(const keyrotor::Secret&, FormatContext& ctx) const {
+    return fmt::formatter<std::string_view>::format("****", ctx);
+  }
+};

@@ -1,0 +1,60 @@
+#include "base/secret.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "base/status.h"
+
+namespace keyrotor {
+namespace {
+
+TEST(SecretTest, FormatsAsStars) {
+  Secret s("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
+  EXPECT_EQ(fmt::format("{}", s), "****");
+  EXPECT_EQ(s.reveal(), "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
+}
+
+TEST(SecretTest, MoveLeavesSourceEmpty) {
+  Secret a("abc");
+  Secret b(std::move(a));
+  EXPECT_TRUE(a.empty());  // NOLINT(bugprone-use-after-move): checking the wipe
+  EXPECT_EQ(b.reveal(), "abc");
+  EXPECT_EQ(b, Secret("abc"));
+  EXPECT_NE(b, Secret("abd"));
+}
+
+TEST(StatusTest, AwsErrorCarriesDetail) {
+  Status s = Status::Aws({"LimitExceeded", "Cannot exceed quota for AccessKeysPerUser: 2", "req-1", 409},
+                         "CreateAccessKey");
+  EXPECT_FALSE(s.ok());
+  EXPECT_TRUE(s.IsAws("LimitExceeded"));
+  EXPECT_EQ(s.aws()->http_status, 409);
+  EXPECT_EQ(s.ToString(),
+            "CreateAccessKey: LimitExceeded: Cannot exceed quota for AccessKeysPerUser: 2 (request id req-1)");
+  Status c = s.WithContext("profile dev");
+  EXPECT_EQ(c.ToString().rfind("profile dev: CreateAccessKey", 0), 0u);
+  EXPECT_TRUE(c.IsAws("LimitExceeded"));
+}
+
+Result<int> Half(int x) {
+  if (x % 2) return Status::InvalidArgument("odd");
+  return x / 2;
+}
+
+Status UseHalf(int x, int* out) {
+  KR_ASSIGN_OR_RETURN(int h, Half(x));
+  *out = h;
+  return Status::Ok();
+}
+
+TEST(StatusTest, ResultAndMacros) {
+  int out = 0;
+  EXPECT_TRUE(UseHalf(4, &out).ok());
+  EXPECT_EQ(out, 2);
+  Status s = UseHalf(3, &out);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "odd");
+}
+
+}  // namespace
+}  // namespace keyrotor
