@@ -1,0 +1,22 @@
+// The credentials a request is signed with.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "base/clock.h"
+#include "base/secret.h"
+
+namespace keyrotor::aws {
+
+struct Credentials {
+  std::string access_key_id;
+  Secret secret_access_key;
+  Secret session_token;                 // empty for long-term keys
+  std::optional<TimePoint> expiration;  // absent = does not expire
+  std::string provider;                 // where they came from, for messages ("environment", "profile dev")
+
+  bool IsTemporary() const { return !session_token.empty(); }
+};
+
+}  // namespace keyrotor::aws

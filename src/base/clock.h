@@ -1,0 +1,46 @@
+// Time as a seam: the engine and the clients ask a Clock, never time(), so
+// tests can let days pass instantly and sleeps cost nothing.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+
+namespace keyrotor {
+
+using TimePoint = std::chrono::system_clock::time_point;
+using Duration = std::chrono::milliseconds;
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual TimePoint Now() = 0;
+  virtual void SleepFor(Duration d) = 0;
+  // The process-wide real clock.
+  static Clock* Real();
+};
+
+// A clock for tests: Now() moves only when told to, and SleepFor() advances it.
+class FakeClock : public Clock {
+ public:
+  explicit FakeClock(TimePoint start) : now_(start) {}
+  TimePoint Now() override { return now_; }
+  void SleepFor(Duration d) override { now_ += d; }
+  void Advance(Duration d) { now_ += d; }
+
+ private:
+  TimePoint now_;
+};
+
+// "20150830T123600Z", the X-Amz-Date form.
+std::string FormatAmzDate(TimePoint t);
+// "2015-08-30T12:36:00Z" (whole seconds), as IAM and STS write timestamps.
+std::string FormatIso8601(TimePoint t);
+// Accepts "2015-08-30T12:36:00Z", fractional seconds and "+00:00"-style offsets.
+Result<TimePoint> ParseIso8601(std::string_view text);
+// Parses X-Amz-Date's compact form.
+Result<TimePoint> ParseAmzDate(std::string_view text);
+
+}  // namespace keyrotor

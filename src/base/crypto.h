@@ -1,0 +1,21 @@
+// Hashing, HMAC, hex and randomness on top of OpenSSL. The one place that
+// includes OpenSSL headers for these primitives.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace keyrotor {
+
+std::string Sha256(std::string_view data);                          // 32 raw bytes
+std::string HmacSha256(std::string_view key, std::string_view data);  // 32 raw bytes
+std::string HexEncode(std::string_view bytes);                        // lower case
+std::string HexSha256(std::string_view data);
+std::string Base64Encode(std::string_view bytes);
+// Cryptographically strong random bytes (OpenSSL's DRBG).
+std::string RandomBytes(size_t n);
+// A random RFC 4122 version-4 UUID, e.g. for Secrets Manager ClientRequestToken.
+std::string RandomUuid();
+
+}  // namespace keyrotor
