@@ -1,0 +1,176 @@
+#include "aws/client.h"
+
+#include "aws/sigv4.h"
+#include "base/secret.h"
+#include "base/strings.h"
+
+namespace keyrotor::aws {
+
+ServiceClient::ServiceClient(ClientContext context, ServiceEndpoint endpoint)
+    : context_(std::move(context)), endpoint_(std::move(endpoint)) {}
+
+Result<HttpResponse> ServiceClient::Invoke(std::string_view operation, HttpRequest request, Idempotency idempotency,
+                                           bool sign) {
+  if (!context_.transport) return Status::Internal("client has no HTTP transport");
+  RetryStrategy strategy(context_.retry, context_.clock, context_.quota);
+  int max_attempts = std::max(1, context_.retry.max_attempts);
+  Status last;
+  for (int attempt = 1; attempt <= max_attempts; ++attempt) {
+    if (attempt > 1) context_.clock->SleepFor(strategy.Backoff(attempt));
+    HttpRequest to_send = request;
+    if (sign) {
+      if (!context_.credentials) return Status::Internal(std::string(operation) + ": no credentials to sign with");
+      Result<Credentials> creds = context_.credentials->GetCredentials();
+      if (!creds.ok()) return creds.status();
+      // Sign each attempt afresh: X-Amz-Date must be current, and
+      // refreshed temporary credentials must be picked up.
+      KR_RETURN_IF_ERROR(SignRequest(to_send, *creds, endpoint_.scope, context_.clock->Now()));
+    }
+    Result<HttpResponse> response = context_.transport->Send(to_send, context_.timeouts);
+    if (response.ok() && response->status >= 200 && response->status < 300) {
+      if (context_.quota) context_.quota->OnSuccess();
+      return response;
+    }
+    last = response.ok() ? ParseError(operation, *response) : response.status().WithContext(std::string(operation));
+    RetryClass rc = Classify(last, idempotency == Idempotency::kIdempotent);
+    if (rc == RetryClass::kNone) return last;
+    if (context_.quota && !context_.quota->Acquire(last.IsUnknownOutcome())) return last;
+  }
+  return last;
+}
+
+std::string EncodeQueryBody(const std::string& action, const std::string& version, const QueryParams& params) {
+  std::string body = "Action=" + UriEncode(action) + "&Version=" + UriEncode(version);
+  for (const auto& [k, v] : params) body += "&" + UriEncode(k) + "=" + UriEncode(v);
+  return body;
+}
+
+std::string ChildText(pugi::xml_node node, const char* name) { return node.child(name).text().as_string(); }
+
+Result<TimePoint> ChildTime(pugi::xml_node node, const char* name) {
+  std::string text = ChildText(node, name);
+  if (text.empty()) return Status::ParseError(std::string("response lacks <") + name + ">");
+  return ParseIso8601(text);
+}
+
+AwsErrorDetail ParseQueryErrorBody(const HttpResponse& response) {
+  AwsErrorDetail detail;
+  detail.http_status = response.status;
+  pugi::xml_document doc;
+  if (doc.load_buffer(response.body.data(), response.body.size())) {
+    pugi::xml_node root = doc.document_element();
+    pugi::xml_node error = root.child("Error");
+    if (!error) error = root.child("Errors").child("Error");  // EC2-style wrapper
+    detail.code = ChildText(error, "Code");
+    detail.message = ChildText(error, "Message");
+    if (detail.message.empty()) detail.message = ChildText(error, "message");
+    detail.request_id = ChildText(root, "RequestId");
+    if (detail.request_id.empty()) detail.request_id = ChildText(root, "RequestID");
+  }
+  if (detail.request_id.empty()) {
+    if (const std::string* id = FindHeader(response.headers, "x-amzn-requestid")) detail.request_id = *id;
+  }
+  return detail;
+}
+
+AwsErrorDetail ParseJsonErrorBody(const HttpResponse& response) {
+  AwsErrorDetail detail;
+  detail.http_status = response.status;
+  if (const std::string* id = FindHeader(response.headers, "x-amzn-requestid")) detail.request_id = *id;
+  nlohmann::json body = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+  std::string type;
+  if (body.is_object()) {
+    if (body.contains("__type") && body["__type"].is_string()) type = body["__type"].get<std::string>();
+    for (const char* key : {"message", "Message"}) {
+      if (body.contains(key) && body[key].is_string()) {
+        detail.message = body[key].get<std::string>();
+        break;
+      }
+    }
+  }
+  if (type.empty()) {
+    if (const std::string* t = FindHeader(response.headers, "x-amzn-errortype")) type = *t;
+  }
+  // botocore: drop anything after ':' and anything up to the last '#'.
+  if (size_t colon = type.find(':'); colon != std::string::npos) type.resize(colon);
+  if (size_t hash = type.rfind('#'); hash != std::string::npos) type = type.substr(hash + 1);
+  detail.code = type;
+  return detail;
+}
+
+QueryClient::QueryClient(ClientContext context, ServiceEndpoint endpoint, std::string api_version)
+    : ServiceClient(std::move(context), std::move(endpoint)), api_version_(std::move(api_version)) {}
+
+Status QueryClient::ParseError(std::string_view operation, const HttpResponse& response) const {
+  return Status::Aws(ParseQueryErrorBody(response), std::string(operation));
+}
+
+Result<QueryClient::Reply> QueryClient::Call(const std::string& action, const QueryParams& params,
+                                             Idempotency idempotency, bool sign) {
+  HttpRequest request;
+  request.method = "POST";
+  request.url = endpoint_.url;
+  request.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded; charset=utf-8");
+  request.body = EncodeQueryBody(action, api_version_, params);
+  KR_ASSIGN_OR_RETURN(HttpResponse response, Invoke(action, std::move(request), idempotency, sign));
+  Reply reply;
+  reply.doc = std::make_unique<pugi::xml_document>();
+  pugi::xml_parse_result parsed = reply.doc->load_buffer(response.body.data(), response.body.size());
+  // pugixml copies the text into the document; the response buffer is wiped on return.
+  if (!parsed) {
+    return Status::ParseError(action + ": response is not XML (" + parsed.description() + ")");
+  }
+  pugi::xml_node root = reply.doc->child((action + "Response").c_str());
+  if (!root) {
+    return Status::ParseError(action + ": unexpected response element <" +
+                              std::string(reply.doc->document_element().name()) + ">");
+  }
+  reply.result = root.child((action + "Result").c_str());
+  reply.request_id = root.child("ResponseMetadata").child("RequestId").text().as_string();
+  return reply;
+}
+
+Status QueryClient::Paginate(const std::string& action, QueryParams params, const char* list_element,
+                             const std::function<Status(pugi::xml_node)>& on_member) {
+  std::string marker;
+  // A bound so a server that never stops paginating cannot loop us forever.
+  for (int page = 0; page < 100000; ++page) {
+    QueryParams page_params = params;
+    if (!marker.empty()) page_params.emplace_back("Marker", marker);
+    KR_ASSIGN_OR_RETURN(Reply reply, Call(action, page_params));
+    for (pugi::xml_node m : reply.result.child(list_element).children("member")) KR_RETURN_IF_ERROR(on_member(m));
+    bool truncated = ChildText(reply.result, "IsTruncated") == "true";
+    if (!truncated) return Status::Ok();
+    std::string next = ChildText(reply.result, "Marker");
+    if (next.empty() || next == marker) {
+      return Status::ParseError(action + ": IsTruncated without a new Marker");
+    }
+    marker = std::move(next);
+  }
+  return Status::ParseError(action + ": too many pages");
+}
+
+JsonClient::JsonClient(ClientContext context, ServiceEndpoint endpoint, std::string target_prefix)
+    : ServiceClient(std::move(context), std::move(endpoint)), target_prefix_(std::move(target_prefix)) {}
+
+Status JsonClient::ParseError(std::string_view operation, const HttpResponse& response) const {
+  return Status::Aws(ParseJsonErrorBody(response), std::string(operation));
+}
+
+Result<nlohmann::json> JsonClient::Call(const std::string& operation, const nlohmann::json& body,
+                                        Idempotency idempotency) {
+  HttpRequest request;
+  request.method = "POST";
+  request.url = endpoint_.url;
+  request.headers.emplace_back("Content-Type", "application/x-amz-json-1.1");
+  request.headers.emplace_back("X-Amz-Target", target_prefix_ + "." + operation);
+  request.body = body.dump();
+  KR_ASSIGN_OR_RETURN(HttpResponse response, Invoke(operation, std::move(request), idempotency));
+  nlohmann::json parsed = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded() || !parsed.is_object()) {
+    return Status::ParseError(operation + ": response is not a JSON object");
+  }
+  return parsed;
+}
+
+}  // namespace keyrotor::aws

@@ -1,0 +1,166 @@
+#include "aws/curl_transport.h"
+
+#include <curl/curl.h>
+
+#include "base/strings.h"
+
+namespace keyrotor::aws {
+namespace {
+
+struct CurlGlobal {
+  CurlGlobal() { curl_global_init(CURL_GLOBAL_DEFAULT); }
+  ~CurlGlobal() { curl_global_cleanup(); }
+};
+
+void EnsureCurlGlobal() { static CurlGlobal global; }
+
+size_t WriteBody(char* data, size_t size, size_t n, void* user) {
+  static_cast<std::string*>(user)->append(data, size * n);
+  return size * n;
+}
+
+size_t WriteHeader(char* data, size_t size, size_t n, void* user) {
+  auto* response = static_cast<HttpResponse*>(user);
+  std::string_view line(data, size * n);
+  if (StartsWith(line, "HTTP/")) {
+    // A new status line (after 100 Continue or a redirect): start over.
+    response->headers.clear();
+    return size * n;
+  }
+  size_t colon = line.find(':');
+  if (colon != std::string_view::npos) {
+    response->headers.emplace_back(std::string(Trim(line.substr(0, colon))), std::string(Trim(line.substr(colon + 1))));
+  }
+  return size * n;
+}
+
+Status MapCurlError(CURLcode code, CURL* curl, const std::string& url, const char* errbuf) {
+  std::string detail = errbuf[0] ? errbuf : curl_easy_strerror(code);
+  std::string msg = "request to " + url + " failed: " + detail;
+  switch (code) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+      return Status::NetworkError(msg);
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+      // Never retried, never downgraded: the peer is not who it claims to be.
+      return Status::FailedPrecondition(msg);
+    default:
+      break;
+  }
+  // Did any byte of the request leave? If not, the server cannot have acted on it.
+  long request_size = 0;
+  curl_easy_getinfo(curl, CURLINFO_REQUEST_SIZE, &request_size);
+  if (request_size == 0) return Status::NetworkError(msg);
+  return Status::UnknownOutcome(msg);
+}
+
+}  // namespace
+
+Status CheckUrlIsSafe(const Url& url) {
+  if (url.scheme == "https") return Status::Ok();
+  if (url.scheme == "http" && url.IsLoopback()) return Status::Ok();
+  return Status::InvalidArgument("refusing plain http to non-loopback host '" + url.host +
+                                 "': credentials would travel unencrypted (use https)");
+}
+
+CurlTransport::CurlTransport(CurlTransportOptions options) : options_(std::move(options)) { EnsureCurlGlobal(); }
+
+CurlTransport::~CurlTransport() {
+  for (void* h : idle_) curl_easy_cleanup(static_cast<CURL*>(h));
+}
+
+void* CurlTransport::Acquire() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!idle_.empty()) {
+      void* h = idle_.back();
+      idle_.pop_back();
+      return h;
+    }
+  }
+  return curl_easy_init();
+}
+
+void CurlTransport::Release(void* handle) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (idle_.size() < options_.max_idle_handles) {
+    idle_.push_back(handle);
+  } else {
+    curl_easy_cleanup(static_cast<CURL*>(handle));
+  }
+}
+
+Result<HttpResponse> CurlTransport::Send(const HttpRequest& request, const TransportOptions& options) {
+  KR_ASSIGN_OR_RETURN(Url url, ParseUrl(request.url));
+  KR_RETURN_IF_ERROR(CheckUrlIsSafe(url));
+
+  CURL* curl = static_cast<CURL*>(Acquire());
+  if (!curl) return Status::Internal("curl_easy_init failed");
+  // reset keeps the handle's live connections, which is the point of the pool.
+  curl_easy_reset(curl);
+
+  HttpResponse response;
+  char errbuf[CURL_ERROR_SIZE] = {0};
+  curl_slist* headers = nullptr;
+  for (const auto& [k, v] : request.headers) headers = curl_slist_append(headers, (k + ": " + v).c_str());
+  // No "Expect: 100-continue" round trip, and no Accept header we did not sign for.
+  headers = curl_slist_append(headers, "Expect:");
+  if (!FindHeader(request.headers, "accept")) headers = curl_slist_append(headers, "Accept:");
+
+  curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (!options_.ca_bundle.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_bundle.c_str());
+  // Loopback never goes through a proxy; everything else honours HTTPS_PROXY/NO_PROXY.
+  if (url.IsLoopback()) curl_easy_setopt(curl, CURLOPT_PROXY, "");
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.connect_timeout.count()));
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options.total_timeout.count()));
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(curl, CURLOPT_USERAGENT, "keyrotor/" KEYROTOR_VERSION);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, WriteBody);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, WriteHeader);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &response);
+  if (request.method == "GET") {
+    curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+  } else if (request.method == "POST") {
+    curl_easy_setopt(curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(request.body.size()));
+  } else {
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    if (!request.body.empty()) {
+      curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
+      curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(request.body.size()));
+    }
+  }
+
+  CURLcode code = curl_easy_perform(curl);
+  Status status;
+  if (code != CURLE_OK) {
+    status = MapCurlError(code, curl, request.url, errbuf);
+  } else {
+    long http_status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &http_status);
+    response.status = static_cast<int>(http_status);
+  }
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
+  curl_slist_free_all(headers);
+  if (code == CURLE_OK) {
+    Release(curl);
+  } else {
+    curl_easy_cleanup(curl);  // its connection is in an unknown state
+  }
+  if (!status.ok()) return status;
+  return response;
+}
+
+}  // namespace keyrotor::aws

@@ -1,0 +1,75 @@
+#include "aws/retry.h"
+
+#include <algorithm>
+#include <array>
+#include <random>
+
+namespace keyrotor::aws {
+
+bool IsThrottlingCode(std::string_view code) {
+  // botocore/retries/standard.py and aws-wire.md §0. IAM's "LimitExceeded"
+  // (a quota, HTTP 409) is deliberately absent: retrying it cannot succeed.
+  static constexpr std::array<std::string_view, 14> kCodes = {
+      "Throttling",          "ThrottlingException",        "ThrottledException",
+      "RequestThrottledException", "TooManyRequestsException", "ProvisionedThroughputExceededException",
+      "TransactionInProgressException", "RequestLimitExceeded", "BandwidthLimitExceeded",
+      "LimitExceededException", "RequestThrottled",        "SlowDown",
+      "PriorRequestNotComplete", "EC2ThrottledException"};
+  return std::find(kCodes.begin(), kCodes.end(), code) != kCodes.end();
+}
+
+bool IsTransientCode(std::string_view code) {
+  return code == "RequestTimeout" || code == "RequestTimeoutException" || code == "PriorRequestNotComplete" ||
+         code == "InternalError" || code == "InternalFailure" || code == "ServiceUnavailable";
+}
+
+RetryClass Classify(const Status& status, bool idempotent) {
+  if (status.ok()) return RetryClass::kNone;
+  if (const AwsErrorDetail* aws = status.aws()) {
+    if (IsThrottlingCode(aws->code)) return RetryClass::kThrottling;
+    if (IsTransientCode(aws->code)) return RetryClass::kTransient;
+    int s = aws->http_status;
+    if (s == 500 || s == 502 || s == 503 || s == 504) return RetryClass::kTransient;
+    return RetryClass::kNone;
+  }
+  switch (status.code()) {
+    case StatusCode::kNetworkError:
+      return RetryClass::kTransient;
+    case StatusCode::kUnknownOutcome:
+      return idempotent ? RetryClass::kTransient : RetryClass::kNone;
+    default:
+      return RetryClass::kNone;
+  }
+}
+
+bool RetryQuota::Acquire(bool timeout) {
+  std::lock_guard<std::mutex> lock(mu_);
+  int cost = timeout ? 10 : 5;
+  if (tokens_ < cost) return false;
+  tokens_ -= cost;
+  return true;
+}
+
+void RetryQuota::OnSuccess() {
+  std::lock_guard<std::mutex> lock(mu_);
+  tokens_ = std::min(500, tokens_ + 1);
+}
+
+RetryStrategy::RetryStrategy(RetryOptions options, Clock* clock, RetryQuota* quota, std::function<double()> random)
+    : options_(options), clock_(clock), quota_(quota), random_(std::move(random)) {
+  if (!random_) {
+    random_ = [] {
+      thread_local std::mt19937_64 engine{std::random_device{}()};
+      return std::uniform_real_distribution<double>(0.0, 1.0)(engine);
+    };
+  }
+}
+
+Duration RetryStrategy::Backoff(int attempt) {
+  int exponent = std::clamp(attempt - 2, 0, 30);
+  double cap = std::min<double>(static_cast<double>(options_.base_backoff.count()) * static_cast<double>(1LL << exponent),
+                                static_cast<double>(options_.max_backoff.count()));
+  return Duration(static_cast<Duration::rep>(random_() * cap));
+}
+
+}  // namespace keyrotor::aws
