@@ -9,8 +9,8 @@ namespace keyrotor::aws {
 ServiceClient::ServiceClient(ClientContext context, ServiceEndpoint endpoint)
     : context_(std::move(context)), endpoint_(std::move(endpoint)) {}
 
-Result<HttpResponse> ServiceClient::Invoke(std::string_view operation, HttpRequest request, Idempotency idempotency,
-                                           bool sign) {
+Result<HttpResponse> ServiceClient::Invoke(std::string_view operation, HttpRequest request,
+                                           const CallOptions& options) {
   if (!context_.transport) return Status::Internal("client has no HTTP transport");
   RetryStrategy strategy(context_.retry, context_.clock, context_.quota);
   int max_attempts = std::max(1, context_.retry.max_attempts);
@@ -18,7 +18,7 @@ Result<HttpResponse> ServiceClient::Invoke(std::string_view operation, HttpReque
   for (int attempt = 1; attempt <= max_attempts; ++attempt) {
     if (attempt > 1) context_.clock->SleepFor(strategy.Backoff(attempt));
     HttpRequest to_send = request;
-    if (sign) {
+    if (options.sign) {
       if (!context_.credentials) return Status::Internal(std::string(operation) + ": no credentials to sign with");
       Result<Credentials> creds = context_.credentials->GetCredentials();
       if (!creds.ok()) return creds.status();
@@ -32,8 +32,11 @@ Result<HttpResponse> ServiceClient::Invoke(std::string_view operation, HttpReque
       return response;
     }
     last = response.ok() ? ParseError(operation, *response) : response.status().WithContext(std::string(operation));
-    RetryClass rc = Classify(last, idempotency == Idempotency::kIdempotent);
+    RetryClass rc = Classify(last, options.idempotency == Idempotency::kIdempotent);
     if (rc == RetryClass::kNone) return last;
+    if (options.earlier_attempt_may_have_applied && rc == RetryClass::kTransient) {
+      *options.earlier_attempt_may_have_applied = true;
+    }
     if (context_.quota && !context_.quota->Acquire(last.IsUnknownOutcome())) return last;
   }
   return last;
@@ -106,13 +109,13 @@ Status QueryClient::ParseError(std::string_view operation, const HttpResponse& r
 }
 
 Result<QueryClient::Reply> QueryClient::Call(const std::string& action, const QueryParams& params,
-                                             Idempotency idempotency, bool sign) {
+                                             const CallOptions& options) {
   HttpRequest request;
   request.method = "POST";
   request.url = endpoint_.url;
   request.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded; charset=utf-8");
   request.body = EncodeQueryBody(action, api_version_, params);
-  KR_ASSIGN_OR_RETURN(HttpResponse response, Invoke(action, std::move(request), idempotency, sign));
+  KR_ASSIGN_OR_RETURN(HttpResponse response, Invoke(action, std::move(request), options));
   Reply reply;
   reply.doc = std::make_unique<pugi::xml_document>();
   pugi::xml_parse_result parsed = reply.doc->load_buffer(response.body.data(), response.body.size());
@@ -158,14 +161,14 @@ Status JsonClient::ParseError(std::string_view operation, const HttpResponse& re
 }
 
 Result<nlohmann::json> JsonClient::Call(const std::string& operation, const nlohmann::json& body,
-                                        Idempotency idempotency) {
+                                        const CallOptions& options) {
   HttpRequest request;
   request.method = "POST";
   request.url = endpoint_.url;
   request.headers.emplace_back("Content-Type", "application/x-amz-json-1.1");
   request.headers.emplace_back("X-Amz-Target", target_prefix_ + "." + operation);
   request.body = body.dump();
-  KR_ASSIGN_OR_RETURN(HttpResponse response, Invoke(operation, std::move(request), idempotency));
+  KR_ASSIGN_OR_RETURN(HttpResponse response, Invoke(operation, std::move(request), options));
   nlohmann::json parsed = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded() || !parsed.is_object()) {
     return Status::ParseError(operation + ": response is not a JSON object");

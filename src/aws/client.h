@@ -47,6 +47,15 @@ struct ClientContext {
 
 enum class Idempotency { kIdempotent, kNotIdempotent };
 
+struct CallOptions {
+  Idempotency idempotency = Idempotency::kIdempotent;
+  bool sign = true;
+  // Set to true when an attempt before the final one may have taken effect
+  // (its outcome was unknown, or the service answered 5xx). A delete whose
+  // retry answers "not found" then succeeded on the earlier attempt.
+  bool* earlier_attempt_may_have_applied = nullptr;
+};
+
 class ServiceClient {
  public:
   ServiceClient(ClientContext context, ServiceEndpoint endpoint);
@@ -57,8 +66,7 @@ class ServiceClient {
  protected:
   // Sends `request` (url and body set by the caller) with signing and retries.
   // Returns the 2xx response, or the error as a Status.
-  Result<HttpResponse> Invoke(std::string_view operation, HttpRequest request, Idempotency idempotency,
-                              bool sign = true);
+  Result<HttpResponse> Invoke(std::string_view operation, HttpRequest request, const CallOptions& options);
   virtual Status ParseError(std::string_view operation, const HttpResponse& response) const = 0;
 
   ClientContext context_;
@@ -77,8 +85,7 @@ class QueryClient : public ServiceClient {
     pugi::xml_node result;  // <OpResult>, or an empty node for ops without output
     std::string request_id;
   };
-  Result<Reply> Call(const std::string& action, const QueryParams& params,
-                     Idempotency idempotency = Idempotency::kIdempotent, bool sign = true);
+  Result<Reply> Call(const std::string& action, const QueryParams& params, const CallOptions& options = {});
 
   // Runs a paginated list call (Marker/IsTruncated), calling `on_member` for
   // each <member> of `list_element`.
@@ -97,7 +104,7 @@ class JsonClient : public ServiceClient {
  public:
   JsonClient(ClientContext context, ServiceEndpoint endpoint, std::string target_prefix);
   Result<nlohmann::json> Call(const std::string& operation, const nlohmann::json& body,
-                              Idempotency idempotency = Idempotency::kIdempotent);
+                              const CallOptions& options = {});
 
  protected:
   Status ParseError(std::string_view operation, const HttpResponse& response) const override;

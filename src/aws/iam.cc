@@ -86,7 +86,7 @@ Result<std::vector<AccessKeyMetadata>> IamClient::ListAccessKeys(const std::stri
 Result<NewAccessKey> IamClient::CreateAccessKeyOnce(const std::string& user) {
   QueryParams params;
   AddUser(params, user);
-  KR_ASSIGN_OR_RETURN(Reply reply, Call("CreateAccessKey", params, Idempotency::kNotIdempotent));
+  KR_ASSIGN_OR_RETURN(Reply reply, Call("CreateAccessKey", params, {.idempotency = Idempotency::kNotIdempotent}));
   pugi::xml_node key = reply.result.child("AccessKey");
   NewAccessKey out;
   out.metadata.user_name = ChildText(key, "UserName");
@@ -144,7 +144,11 @@ Status IamClient::DeleteAccessKey(const std::string& user, const std::string& ac
   QueryParams params;
   AddUser(params, user);
   params.emplace_back("AccessKeyId", access_key_id);
-  return Call("DeleteAccessKey", params).status();
+  bool may_have_applied = false;
+  Status s = Call("DeleteAccessKey", params, {.earlier_attempt_may_have_applied = &may_have_applied}).status();
+  // A retry that finds the key gone means our earlier attempt deleted it.
+  if (may_have_applied && s.IsAws("NoSuchEntity")) return Status::Ok();
+  return s;
 }
 
 Result<AccessKeyLastUsed> IamClient::GetAccessKeyLastUsed(const std::string& access_key_id) {
@@ -195,7 +199,7 @@ Result<IamUser> IamClient::CreateUser(const std::string& user, const std::string
     params.emplace_back("Tags.member." + std::to_string(i + 1) + ".Key", tags[i].key);
     params.emplace_back("Tags.member." + std::to_string(i + 1) + ".Value", tags[i].value);
   }
-  KR_ASSIGN_OR_RETURN(Reply reply, Call("CreateUser", params, Idempotency::kNotIdempotent));
+  KR_ASSIGN_OR_RETURN(Reply reply, Call("CreateUser", params, {.idempotency = Idempotency::kNotIdempotent}));
   return ParseUser(reply.result.child("User"));
 }
 

@@ -54,7 +54,7 @@ Result<AssumedRole> StsClient::AssumeRoleWithWebIdentity(const std::string& role
   QueryParams params{{"RoleArn", role_arn}, {"RoleSessionName", session_name}};
   params.emplace_back("WebIdentityToken", web_identity_token.reveal());
   if (duration_seconds > 0) params.emplace_back("DurationSeconds", std::to_string(duration_seconds));
-  KR_ASSIGN_OR_RETURN(Reply reply, Call("AssumeRoleWithWebIdentity", params, Idempotency::kIdempotent, /*sign=*/false));
+  KR_ASSIGN_OR_RETURN(Reply reply, Call("AssumeRoleWithWebIdentity", params, {.sign = false}));
   return ParseAssumed(reply.result, "web identity " + role_arn);
 }
 

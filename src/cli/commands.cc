@@ -2,13 +2,27 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/common.h"
+
 namespace keyrotor::cli {
 
 int Main(int argc, char** argv) {
-  CLI::App app{"keyrotor: rotate AWS IAM user access keys safely"};
+  CLI::App app{"keyrotor: rotate AWS IAM user access keys safely, on a schedule"};
+  app.set_version_flag("--version", std::string("keyrotor ") + KEYROTOR_VERSION);
   app.require_subcommand(1);
-  CLI11_PARSE(app, argc, argv);
-  return 0;
+  RegisterProfilesCommand(app);
+  RegisterSandboxCommand(app);
+  RegisterDemoCommand(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::RuntimeError& e) {
+    // Commands report their exit status this way from their callbacks.
+    return e.get_exit_code();
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : kExitUsage;
+  }
+  return kExitOk;
 }
 
 }  // namespace keyrotor::cli

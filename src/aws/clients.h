@@ -1,0 +1,41 @@
+// Builds service clients for one identity and one set of settings, so callers
+// never repeat endpoint resolution and context wiring.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "aws/client.h"
+#include "aws/iam.h"
+#include "aws/secretsmanager.h"
+#include "aws/sns.h"
+#include "aws/ssm.h"
+#include "aws/sts.h"
+#include "base/environment.h"
+
+namespace keyrotor::aws {
+
+class ClientFactory {
+ public:
+  ClientFactory(ClientContext context, std::string region, EndpointSettings endpoints, EnvMap env);
+
+  Result<IamClient> Iam() const;
+  Result<StsClient> Sts() const;
+  Result<SecretsManagerClient> SecretsManager() const;
+  Result<SsmClient> Ssm() const;
+  Result<SnsClient> Sns() const;
+  Result<ServiceEndpoint> Endpoint(Service service) const;
+
+  // The same settings, signing with other credentials.
+  ClientFactory WithCredentials(std::shared_ptr<CredentialsProvider> credentials) const;
+  const ClientContext& context() const { return context_; }
+  const std::string& region() const { return region_; }
+
+ private:
+  ClientContext context_;
+  std::string region_;
+  EndpointSettings endpoints_;
+  EnvMap env_;
+};
+
+}  // namespace keyrotor::aws

@@ -1,0 +1,45 @@
+// What every command shares: the global AWS flags and building clients from
+// the environment, the shared files and those flags.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <string>
+
+#include "aws/clients.h"
+#include "aws/curl_transport.h"
+#include "base/environment.h"
+#include "credentials/shared_config.h"
+
+namespace keyrotor::cli {
+
+struct GlobalFlags {
+  std::string profile;
+  std::string region;
+  std::string endpoint_url;
+};
+
+void AddGlobalFlags(CLI::App& app, GlobalFlags& flags);
+
+// Exit statuses: 0 all done, 1 some item failed, 2 bad input (nothing changed).
+constexpr int kExitOk = 0;
+constexpr int kExitPartialFailure = 1;
+constexpr int kExitUsage = 2;
+
+// One process-wide transport: its pooled connections serve every client.
+aws::HttpTransport* SharedTransport(const std::string& ca_bundle);
+
+// Settings and clients for the admin identity (or none, when `with_credentials` is false).
+Result<aws::ClientFactory> BuildClientFactory(const GlobalFlags& flags, const EnvMap& env, bool with_credentials,
+                                              credentials::Settings* settings_out = nullptr);
+
+// Prints "keyrotor: error: <message>" to stderr.
+void PrintError(const Status& status);
+
+// Registers each command; defined in its own file.
+void RegisterProfilesCommand(CLI::App& app);
+void RegisterSandboxCommand(CLI::App& app);
+void RegisterDemoCommand(CLI::App& app);
+
+}  // namespace keyrotor::cli

@@ -1,0 +1,174 @@
+// keyrotor demo: real rotations against an in-process sandbox. It builds a
+// small fleet with aged keys and a credentials file, runs `profiles rotate`
+// over it, and shows the keys before and after. It prints no secret.
+#include <fmt/core.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "cli/common.h"
+#include "base/file_util.h"
+#include "credentials/ini_file.h"
+#include "engine/profile_rotator.h"
+#include "sandbox/server.h"
+
+namespace keyrotor::cli {
+namespace {
+
+struct DemoFlags {
+  int consistency_ms = 1000;
+  bool keep = false;
+};
+
+long AgeDays(TimePoint created) {
+  return std::chrono::duration_cast<std::chrono::hours>(Clock::Real()->Now() - created).count() / 24;
+}
+
+void PrintKeys(sandbox::Sandbox& sb, const std::vector<std::string>& users) {
+  fmt::print("  {:<8} {:<22} {:<9} {:>8}\n", "user", "access key id", "status", "age");
+  for (const auto& user : users) {
+    for (const auto& k : sb.ListKeys(user)) {
+      fmt::print("  {:<8} {:<22} {:<9} {:>6} d\n", user, k.access_key_id, k.active ? "Active" : "Inactive",
+                 AgeDays(k.created));
+    }
+  }
+}
+
+int RunDemo(const DemoFlags& flags) {
+  std::string dir_template = (std::filesystem::temp_directory_path() / "keyrotor-demo-XXXXXX").string();
+  if (!mkdtemp(dir_template.data())) {
+    PrintError(Status::IoError("cannot create a temporary directory"));
+    return kExitUsage;
+  }
+  const std::string dir = dir_template;
+  const std::string creds_path = dir + "/credentials";
+
+  sandbox::SandboxOptions options;
+  options.consistency_ms = flags.consistency_ms;
+  auto server = sandbox::SandboxServer::Start(options);
+  if (!server.ok()) {
+    PrintError(server.status());
+    return kExitUsage;
+  }
+  sandbox::Sandbox& sb = (*server)->sandbox();
+  fmt::print("== sandbox on {} (IAM eventual consistency: new keys accepted after {} ms)\n", (*server)->endpoint(),
+             flags.consistency_ms);
+
+  // A small fleet: keys of various ages; carol also has an old Inactive key,
+  // so she is at the two-key limit.
+  auto days_ago = [](int d) { return Clock::Real()->Now() - std::chrono::hours(24 * d); };
+  struct Seed {
+    const char* user;
+    int age_days;
+  };
+  const std::vector<Seed> seeds = {{"alice", 120}, {"bob", 95}, {"carol", 30}};
+  std::vector<std::string> users;
+  Status status;
+  for (const auto& s : seeds) {
+    auto key = sb.CreateUserWithKey(s.user, days_ago(s.age_days));
+    if (!key.ok()) {
+      PrintError(key.status());
+      return kExitUsage;
+    }
+    users.push_back(s.user);
+    if (status.ok()) status = sandbox::WriteProfile(creds_path, s.user, key->access_key_id, key->secret);
+  }
+  auto spare = sb.CreateUserWithKey("carol", days_ago(200));
+  sandbox::Sandbox::IssuedKey admin = sb.CreateAdmin("demo-admin");
+  aws::ClientContext context;
+  context.transport = SharedTransport("");
+  context.credentials = std::make_shared<aws::StaticCredentialsProvider>(
+      aws::Credentials{admin.access_key_id, admin.secret, Secret(), std::nullopt, "demo admin"});
+  aws::EndpointSettings endpoints;
+  endpoints.explicit_url = (*server)->endpoint();
+  aws::ClientFactory admin_clients(context, "us-east-1", endpoints, {});
+  if (spare.ok()) {
+    // The admin's own key also needs IAM's propagation delay to pass.
+    Clock::Real()->SleepFor(Duration(flags.consistency_ms + 50));
+    status = admin_clients.Iam()->UpdateAccessKey("carol", spare->access_key_id, /*active=*/false);
+  } else {
+    status = spare.status();
+  }
+  if (status.ok()) {
+    // A profile with temporary credentials: there is nothing to rotate there.
+    auto file = credentials::IniFile::Load(creds_path);
+    status = file.status();
+    if (file.ok()) {
+      status = file->Set("ci-session", "aws_access_key_id", "ASIAEXAMPLETEMPORARY");
+      if (status.ok()) status = file->Set("ci-session", "aws_secret_access_key", "not-a-real-secret");
+      if (status.ok()) status = file->Set("ci-session", "aws_session_token", "not-a-real-token");
+      if (status.ok()) status = AtomicWriteFile(creds_path, file->Serialize(), {0600, false});
+    }
+  }
+  if (!status.ok()) {
+    PrintError(status);
+    return kExitUsage;
+  }
+
+  fmt::print("\n== before: credentials file {} (profiles alice, bob, carol, ci-session)\n", creds_path);
+  PrintKeys(sb, users);
+
+  fmt::print("\n== keyrotor profiles rotate --credentials-file {} --endpoint-url {}\n", creds_path,
+             (*server)->endpoint());
+  engine::ProfileRotationOptions rotate_options;
+  rotate_options.credentials_path = creds_path;
+  engine::ProfileRotator rotator(admin_clients.WithCredentials(nullptr), rotate_options);
+  TimePoint start = Clock::Real()->Now();
+  int failed = 0;
+  auto outcomes = rotator.Run([&](const engine::ProfileOutcome& o) {
+    using R = engine::ProfileOutcome::Result;
+    if (o.result == R::kRotated) {
+      fmt::print("  rotated {:<10} user {:<6} {} -> {} ({})\n", o.profile, o.user, o.old_key_id, o.new_key_id,
+                 o.message);
+    } else if (o.result == R::kSkipped) {
+      fmt::print("  skipped {:<10} {}\n", o.profile, o.message);
+    } else {
+      ++failed;
+      fmt::print("  FAILED  {:<10} {}\n", o.profile, o.message);
+    }
+    std::fflush(stdout);
+  });
+  if (!outcomes.ok()) {
+    PrintError(outcomes.status());
+    return kExitUsage;
+  }
+  auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::Real()->Now() - start);
+
+  fmt::print("\n== after ({} ms, each new key verified with STS before the old one was deactivated)\n",
+             elapsed.count());
+  PrintKeys(sb, users);
+  struct stat st {};
+  stat(creds_path.c_str(), &st);
+  fmt::print("\n  {} now holds the new keys (mode {:o}); the previous version is kept as {}\n", creds_path,
+             st.st_mode & 0777, creds_path + ".bak");
+  auto file = credentials::IniFile::Load(creds_path);
+  if (file.ok()) {
+    for (const auto& user : users) {
+      fmt::print("  [{}] aws_access_key_id = {}\n", user, file->Get(user, "aws_access_key_id").value_or("?"));
+    }
+  }
+  (*server)->Stop();
+  if (!flags.keep) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  } else {
+    fmt::print("  (kept {})\n", dir);
+  }
+  return failed ? kExitPartialFailure : kExitOk;
+}
+
+}  // namespace
+
+void RegisterDemoCommand(CLI::App& app) {
+  auto flags = std::make_shared<DemoFlags>();
+  auto* cmd = app.add_subcommand(
+      "demo", "Demonstrate real rotations against a local sandbox: a small fleet, a credentials file, profiles rotate");
+  cmd->add_option("--consistency-ms", flags->consistency_ms, "Simulated IAM propagation delay")
+      ->check(CLI::Range(0, 60000))
+      ->capture_default_str();
+  cmd->add_flag("--keep", flags->keep, "Keep the temporary directory with the credentials file");
+  cmd->callback([flags] { throw CLI::RuntimeError(RunDemo(*flags)); });
+}
+
+}  // namespace keyrotor::cli

@@ -1,0 +1,91 @@
+// keyrotor profiles rotate
+#include <fmt/core.h>
+
+#include "cli/common.h"
+#include "engine/profile_rotator.h"
+
+namespace keyrotor::cli {
+namespace {
+
+struct ProfilesRotateFlags {
+  GlobalFlags global;
+  std::string credentials_file;
+  std::vector<std::string> profiles;
+  bool remove = false;
+  int verify_timeout_s = 30;
+};
+
+std::string AgeDays(TimePoint created, TimePoint now) {
+  if (created == TimePoint{}) return "?";
+  return std::to_string(std::chrono::duration_cast<std::chrono::hours>(now - created).count() / 24) + " d";
+}
+
+int RunProfilesRotate(const ProfilesRotateFlags& flags) {
+  EnvMap env = ProcessEnvironment();
+  Result<aws::ClientFactory> factory = BuildClientFactory(flags.global, env, /*with_credentials=*/false);
+  if (!factory.ok()) {
+    PrintError(factory.status());
+    return kExitUsage;
+  }
+  engine::ProfileRotationOptions options;
+  options.credentials_path =
+      flags.credentials_file.empty() ? credentials::CredentialsFilePath(env) : credentials::ExpandHome(flags.credentials_file, env);
+  options.profiles = flags.profiles;
+  options.delete_old = flags.remove;
+  options.verify_timeout = std::chrono::seconds(flags.verify_timeout_s);
+  engine::ProfileRotator rotator(*factory, options);
+  TimePoint now = Clock::Real()->Now();
+  Result<std::vector<engine::ProfileOutcome>> outcomes = rotator.Run([&](const engine::ProfileOutcome& o) {
+    using R = engine::ProfileOutcome::Result;
+    switch (o.result) {
+      case R::kRotated:
+        fmt::print("rotated  {}: user {}: {} (age {}) -> {}; {}\n", o.profile, o.user, o.old_key_id,
+                   AgeDays(o.old_key_created, now), o.new_key_id, o.message);
+        break;
+      case R::kSkipped:
+        fmt::print("skipped  {}: {}\n", o.profile, o.message);
+        break;
+      case R::kFailed:
+        fmt::print("FAILED   {}: {}\n", o.profile, o.message);
+        break;
+    }
+    std::fflush(stdout);
+  });
+  if (!outcomes.ok()) {
+    PrintError(outcomes.status());
+    return kExitUsage;
+  }
+  int rotated = 0, skipped = 0, failed = 0;
+  for (const auto& o : *outcomes) {
+    if (o.result == engine::ProfileOutcome::Result::kRotated) ++rotated;
+    if (o.result == engine::ProfileOutcome::Result::kSkipped) ++skipped;
+    if (o.result == engine::ProfileOutcome::Result::kFailed) ++failed;
+  }
+  fmt::print("{} rotated, {} skipped, {} failed\n", rotated, skipped, failed);
+  return failed ? kExitPartialFailure : kExitOk;
+}
+
+}  // namespace
+
+void RegisterProfilesCommand(CLI::App& app) {
+  auto* profiles = app.add_subcommand("profiles", "Work on the profiles of a shared credentials file");
+  profiles->require_subcommand(1);
+  auto flags = std::make_shared<ProfilesRotateFlags>();
+  auto* rotate = profiles->add_subcommand(
+      "rotate",
+      "Rotate the access key of every static profile (or the named ones), each with its own key: create a new key, "
+      "write it into the file, verify it with STS, then deactivate (or with --remove delete) the old key");
+  rotate->add_option("--credentials-file", flags->credentials_file,
+                     "Credentials file (default: AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials)");
+  rotate->add_option("--profile", flags->profiles, "Rotate only this profile (repeatable)");
+  rotate->add_flag("--remove", flags->remove, "Delete the old key instead of deactivating it");
+  rotate->add_option("--verify-timeout", flags->verify_timeout_s,
+                     "Seconds to wait for IAM to accept the new key before giving up and undoing")
+      ->check(CLI::Range(1, 3600));
+  rotate->add_option("--region", flags->global.region, "AWS region for STS");
+  rotate->add_option("--endpoint-url", flags->global.endpoint_url,
+                     "Send every AWS call to this endpoint (https, or http on loopback only)");
+  rotate->callback([flags] { throw CLI::RuntimeError(RunProfilesRotate(*flags)); });
+}
+
+}  // namespace keyrotor::cli
