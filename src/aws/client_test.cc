@@ -161,7 +161,8 @@ TEST(EndpointTest, Defaults) {
   EXPECT_EQ(ResolveEndpoint(Service::kIam, "cn-north-1", {}, {})->url, "https://iam.cn-north-1.amazonaws.com.cn/");
   EXPECT_EQ(ResolveEndpoint(Service::kSecretsManager, "eu-central-1", {}, {})->url,
             "https://secretsmanager.eu-central-1.amazonaws.com/");
-  EXPECT_FALSE(ResolveEndpoint(Service::kSts, "", {}, {}).ok());
+  EXPECT_EQ(ResolveEndpoint(Service::kSts, "", {}, {})->url, "https://sts.amazonaws.com/");
+  EXPECT_FALSE(ResolveEndpoint(Service::kSecretsManager, "", {}, {}).ok());
 }
 
 TEST(EndpointTest, PlainHttpOnlyForLoopback) {

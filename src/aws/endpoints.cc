@@ -62,6 +62,11 @@ Result<ServiceEndpoint> ResolveEndpoint(Service service, const std::string& regi
     if (StartsWith(region, "us-gov-")) return ServiceEndpoint{"https://iam.us-gov.amazonaws.com/", {"us-gov-west-1", "iam"}, "default"};
     return ServiceEndpoint{"https://iam.amazonaws.com/", {"us-east-1", "iam"}, "default"};
   }
+  if (service == Service::kSts && region.empty()) {
+    // With no region at all, STS's legacy global endpoint (signing us-east-1)
+    // still answers; a laptop without a configured region keeps working.
+    return ServiceEndpoint{"https://sts.amazonaws.com/", {"us-east-1", "sts"}, "default (global, no region set)"};
+  }
   if (region.empty()) {
     return Status::InvalidArgument(std::string("no region configured for ") + info.signing_name +
                                    ": set AWS_REGION, AWS_DEFAULT_REGION or the profile's region");

@@ -38,7 +38,13 @@ Result<aws::ClientFactory> BuildClientFactory(const GlobalFlags& flags, const En
     context.credentials = std::make_shared<aws::StaticCredentialsProvider>(std::move(creds));
   }
   if (settings_out) *settings_out = settings;
-  return aws::ClientFactory(std::move(context), settings.region, settings.endpoints, env);
+  aws::ClientFactory factory(std::move(context), settings.region, settings.endpoints, env);
+  // Resolve the endpoints every command needs now, so a bad URL (or plain
+  // http to a remote host) is refused before anything is changed.
+  for (aws::Service service : {aws::Service::kIam, aws::Service::kSts}) {
+    KR_RETURN_IF_ERROR(factory.Endpoint(service).status());
+  }
+  return factory;
 }
 
 void PrintError(const Status& status) { fmt::print(stderr, "keyrotor: error: {}\n", status.ToString()); }
