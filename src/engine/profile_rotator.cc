@@ -23,6 +23,10 @@ std::shared_ptr<aws::CredentialsProvider> StaticKey(const std::string& id, const
 }
 
 // IAM is eventually consistent: a new key can be refused for a few seconds.
+// Polling STS is cheap and propagation usually takes seconds: poll briskly.
+constexpr Duration kFirstPropagationWait{200};
+constexpr Duration kMaxPropagationWait{1000};
+
 bool IsPropagationError(const Status& s) {
   return s.IsAws("InvalidClientTokenId") || s.IsAws("SignatureDoesNotMatch") || s.IsAws("AuthFailure") ||
          s.IsAws("UnrecognizedClientException") || s.IsAws("InvalidAccessKeyId");
@@ -162,7 +166,7 @@ ProfileOutcome ProfileRotator::RotateOne(const std::string& profile) {
   if (!sts_new.ok()) return undo_create(sts_new.status());
   if (!iam_new.ok()) return undo_create(iam_new.status());
   TimePoint deadline = clock()->Now() + options_.verify_timeout;
-  Duration wait{250};
+  Duration wait = kFirstPropagationWait;
   while (true) {
     auto who = sts_new->GetCallerIdentity();
     if (who.ok()) {
@@ -175,13 +179,13 @@ ProfileOutcome ProfileRotator::RotateOne(const std::string& profile) {
       return undo_create(who.status().WithContext("verifying the new key"));
     }
     clock()->SleepFor(wait);
-    wait = std::min<Duration>(wait * 2, Duration(4000));
+    wait = std::min<Duration>(wait * 2, kMaxPropagationWait);
   }
 
   // 5. Retire the old key, signed with the new one (the old may be refused
   //    once retired; the new must work from now on). IAM may still be
   //    propagating the new key to its own endpoint: same bounded wait.
-  wait = Duration(250);
+  wait = kFirstPropagationWait;
   while (true) {
     Status retired = options_.delete_old ? iam_new->DeleteAccessKey("", out.old_key_id)
                                          : iam_new->UpdateAccessKey("", out.old_key_id, /*active=*/false);
@@ -193,7 +197,7 @@ ProfileOutcome ProfileRotator::RotateOne(const std::string& profile) {
       return out;
     }
     clock()->SleepFor(wait);
-    wait = std::min<Duration>(wait * 2, Duration(4000));
+    wait = std::min<Duration>(wait * 2, kMaxPropagationWait);
   }
   out.result = Outcome::kRotated;
   out.message = options_.delete_old ? "old key deleted" : "old key deactivated";
