@@ -1,0 +1,127 @@
+// The libcurl transport against the project's loopback server.
+#include "aws/curl_transport.h"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+
+#include "net/http_server.h"
+
+namespace keyrotor::aws {
+namespace {
+
+std::unique_ptr<net::HttpServer> Serve(net::Handler handler) {
+  auto server = net::HttpServer::Start({}, std::move(handler));
+  EXPECT_TRUE(server.ok()) << server.status().ToString();
+  return std::move(server).value();
+}
+
+HttpResponse Ok(std::string body) {
+  HttpResponse r;
+  r.status = 200;
+  r.body = std::move(body);
+  return r;
+}
+
+TEST(CurlTransportTest, ReusesConnectionsAcrossRequests) {
+  auto server = Serve([](const HttpRequest& req, net::ResponseControl&) { return Ok("echo:" + req.body); });
+  CurlTransport transport;
+  for (int i = 0; i < 20; ++i) {
+    HttpRequest req;
+    req.url = server->endpoint() + "/";
+    req.body = "n=" + std::to_string(i);
+    auto r = transport.Send(req, {});
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, "echo:n=" + std::to_string(i));
+  }
+  EXPECT_EQ(server->connections_accepted(), 1u);
+}
+
+TEST(CurlTransportTest, ManyRequestsInFlightFromManyThreads) {
+  auto server = Serve([](const HttpRequest&, net::ResponseControl& c) {
+    c.delay = std::chrono::milliseconds(50);
+    return Ok("x");
+  });
+  CurlTransport transport;
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  auto start = std::chrono::steady_clock::now();
+  for (int t = 0; t < 16; ++t) {
+    threads.emplace_back([&] {
+      HttpRequest req;
+      req.url = server->endpoint() + "/";
+      for (int i = 0; i < 5; ++i) ok += transport.Send(req, {}).ok();
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 80);
+  // 80 requests of 50 ms each: in flight together, far below 4 s in sequence.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+}
+
+TEST(CurlTransportTest, ResetIsAnUnknownOutcome) {
+  auto server = Serve([](const HttpRequest&, net::ResponseControl& c) {
+    c.reset_connection = true;
+    return Ok("");
+  });
+  CurlTransport transport;
+  HttpRequest req;
+  req.url = server->endpoint() + "/";
+  req.body = "Action=CreateAccessKey";
+  auto r = transport.Send(req, {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().IsUnknownOutcome()) << r.status().ToString();
+}
+
+TEST(CurlTransportTest, TimeoutIsAnUnknownOutcome) {
+  auto server = Serve([](const HttpRequest&, net::ResponseControl& c) {
+    c.delay = std::chrono::milliseconds(2000);
+    return Ok("late");
+  });
+  CurlTransport transport;
+  HttpRequest req;
+  req.url = server->endpoint() + "/";
+  TransportOptions options;
+  options.total_timeout = std::chrono::milliseconds(200);
+  auto r = transport.Send(req, options);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().IsUnknownOutcome()) << r.status().ToString();
+}
+
+TEST(CurlTransportTest, RefusedConnectionWasNeverSent) {
+  // Bind a port and close it: nothing listens there.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  CurlTransport transport;
+  HttpRequest req;
+  req.url = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/";
+  auto r = transport.Send(req, {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kNetworkError) << r.status().ToString();
+}
+
+TEST(CurlTransportTest, PlainHttpToRemoteHostsIsRefusedBeforeSending) {
+  CurlTransport transport;
+  HttpRequest req;
+  req.url = "http://iam.amazonaws.com/";
+  auto r = transport.Send(req, {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(CheckUrlIsSafe(*ParseUrl("https://iam.amazonaws.com/")).ok());
+  EXPECT_TRUE(CheckUrlIsSafe(*ParseUrl("http://localhost:4566/")).ok());
+  EXPECT_FALSE(CheckUrlIsSafe(*ParseUrl("http://10.0.0.1:4566/")).ok());
+}
+
+}  // namespace
+}  // namespace keyrotor::aws
