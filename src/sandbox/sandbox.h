@@ -1,0 +1,148 @@
+// The sandbox: keyrotor's own AWS-compatible endpoint for tests, the demo and
+// benchmarks. Handle() is a pure function of one HTTP request (plus the
+// sandbox's state and clock), so every AWS behaviour it imitates is unit-
+// testable without sockets; src/net's server only carries bytes to it.
+//
+// It speaks IAM, STS and SNS (query protocol) and Secrets Manager and SSM
+// (JSON 1.1) as real AWS clients expect (shared/reference/aws-wire.md),
+// verifies SigV4 on every request, and can misbehave on purpose: latency,
+// injected 500/503/connection resets, throttling, and IAM's eventual
+// consistency for new and deleted keys.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "aws/http.h"
+#include "base/clock.h"
+#include "base/secret.h"
+#include "base/status.h"
+#include "net/http_server.h"  // net::ResponseControl
+
+namespace keyrotor::sandbox {
+
+struct SandboxOptions {
+  std::string account_id = "123456789012";
+  std::string region = "us-east-1";
+  int latency_ms = 0;  // added to every response (ResponseControl::delay)
+  // Probability of an injected fault per request, split evenly between HTTP 500
+  // (InternalFailure / ServiceFailure), 503 ServiceUnavailable and a
+  // connection reset. A faulted request's operation does not happen.
+  double fail_rate = 0;
+  // Requests per second over all requests (token bucket, burst max(1, rps));
+  // 0 = off. Excess answers "Throttling"/"Rate exceeded" (query) or
+  // ThrottlingException (JSON), HTTP 400.
+  double throttle_rps = 0;
+  // IAM eventual consistency: a new (or re-activated) key signs successfully
+  // only this long after the change; a deleted or deactivated key keeps
+  // working for this long.
+  int consistency_ms = 0;
+  uint64_t seed = 0;  // 0 = random; otherwise the fault sequence is reproducible
+  Clock* clock = Clock::Real();
+};
+
+// What a user may do. Real IAM evaluates policies; the sandbox keeps the
+// three shapes keyrotor's tests need.
+enum class UserPermissions {
+  kNone,            // only sts:GetCallerIdentity (which needs no permission in AWS either)
+  kSelfManageKeys,  // the common "manage your own access keys" policy (the default)
+  kAdmin,           // everything
+};
+
+// A user created with CreateUser may be given permissions over the wire with
+// this tag (values "admin", "self", "none"), so tests driving the sandbox
+// with real AWS clients can make a user that lacks rights.
+inline constexpr char kPermissionsTag[] = "keyrotor:sandbox-permissions";
+
+struct KeyUse {
+  TimePoint when;
+  std::string service;  // "iam", "sts", ...
+  std::string region;
+};
+
+// A read-only view of one access key, for tests.
+struct KeyInfo {
+  std::string user;
+  std::string access_key_id;
+  bool active = true;
+  TimePoint created;
+  std::optional<KeyUse> last_used;
+};
+
+struct PublishedMessage {
+  std::string topic_arn;
+  std::string message_id;
+  std::string subject;
+  std::string message;
+  std::map<std::string, std::string> attributes;  // MessageAttributes: name -> string value
+  TimePoint published;
+};
+
+class State;
+class FaultInjector;
+
+class Sandbox {
+ public:
+  explicit Sandbox(SandboxOptions options);
+  ~Sandbox();
+  Sandbox(const Sandbox&) = delete;
+  Sandbox& operator=(const Sandbox&) = delete;
+
+  // Handles one HTTP request; sets control.delay (latency) and
+  // control.reset_connection (an injected reset: the response is then unused).
+  // Safe to call from many threads at once.
+  aws::HttpResponse Handle(const aws::HttpRequest& request, net::ResponseControl& control);
+
+  // --- Direct, unsigned helpers for tests and the demo -----------------------
+  struct IssuedKey {
+    std::string user;
+    std::string access_key_id;
+    Secret secret;
+  };
+  // Creates an admin user with one active key. An existing user of that name
+  // becomes admin and gets a new key; when it already has two keys the
+  // returned access_key_id is empty.
+  IssuedKey CreateAdmin(std::string user_name);
+  // Creates a user (self-managing its keys) with one key, optionally back-dated
+  // for seeding fleets with old keys.
+  Result<IssuedKey> CreateUserWithKey(const std::string& user, std::optional<TimePoint> key_created_at = {});
+  Status SetUserPermissions(const std::string& user, UserPermissions permissions);
+
+  // --- Read-only introspection -----------------------------------------------
+  bool UserExists(const std::string& user) const;
+  // Live keys of a user in creation order (empty when the user does not exist).
+  std::vector<KeyInfo> ListKeys(const std::string& user) const;
+  size_t KeyCount(const std::string& user) const { return ListKeys(user).size(); }
+  std::optional<KeyInfo> GetKey(const std::string& access_key_id) const;
+  // Messages published to a topic (all topics when empty), oldest first.
+  std::vector<PublishedMessage> PublishedMessages(const std::string& topic_arn = "") const;
+  // The AWSCURRENT (or another stage's) value of a Secrets Manager secret.
+  std::optional<Secret> SecretValue(const std::string& name, const std::string& stage = "AWSCURRENT") const;
+  // The latest value of an SSM parameter (decrypted).
+  std::optional<Secret> ParameterValue(const std::string& name) const;
+
+  struct Stats {
+    uint64_t requests = 0;
+    uint64_t faults_injected = 0;  // 500s, 503s and resets
+    uint64_t throttled = 0;
+    uint64_t auth_failures = 0;
+  };
+  Stats stats() const;
+
+  const SandboxOptions& options() const { return options_; }
+
+ private:
+  SandboxOptions options_;
+  std::unique_ptr<FaultInjector> faults_;
+  mutable std::mutex mu_;  // guards *state_; never held while verifying a signature or sleeping
+  std::unique_ptr<State> state_;
+  std::atomic<uint64_t> requests_{0}, faults_injected_{0}, throttled_{0}, auth_failures_{0};
+};
+
+}  // namespace keyrotor::sandbox

@@ -1,0 +1,438 @@
+#include "sandbox/wire.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+
+#include "aws/sigv4.h"
+#include "base/crypto.h"
+#include "base/secret.h"
+#include "base/strings.h"
+
+namespace keyrotor::sandbox {
+namespace {
+
+// Query-protocol response namespaces (aws-wire.md §2.2, §3, §6). SNS's is
+// http://, the others https://.
+std::string_view Namespace(Service service) {
+  switch (service) {
+    case Service::kSts:
+      return "https://sts.amazonaws.com/doc/2011-06-15/";
+    case Service::kSns:
+      return "http://sns.amazonaws.com/doc/2010-03-31/";
+    default:
+      return "https://iam.amazonaws.com/doc/2010-05-08/";
+  }
+}
+
+Service ServiceFromVersion(std::string_view version) {
+  if (version == "2010-05-08") return Service::kIam;
+  if (version == "2011-06-15") return Service::kSts;
+  if (version == "2010-03-31") return Service::kSns;
+  return Service::kUnknown;
+}
+
+Service ServiceFromSigningName(std::string_view name) {
+  if (name == "iam") return Service::kIam;
+  if (name == "sts") return Service::kSts;
+  if (name == "sns") return Service::kSns;
+  if (name == "secretsmanager") return Service::kSecretsManager;
+  if (name == "ssm") return Service::kSsm;
+  return Service::kUnknown;
+}
+
+void ParseForm(std::string_view text, Params& out) {
+  if (text.empty()) return;
+  for (const std::string& pair : Split(text, '&')) {
+    if (pair.empty()) continue;
+    size_t eq = pair.find('=');
+    std::string key = UriDecode(std::string_view(pair).substr(0, eq), /*plus_as_space=*/true);
+    std::string value = eq == std::string::npos ? "" : UriDecode(std::string_view(pair).substr(eq + 1), true);
+    out.insert_or_assign(std::move(key), std::move(value));
+  }
+}
+
+void AddCommonHeaders(aws::HttpResponse& response, std::string_view content_type, const std::string& request_id) {
+  response.headers.emplace_back("Content-Type", std::string(content_type));
+  response.headers.emplace_back("x-amzn-RequestId", request_id);
+}
+
+constexpr std::string_view kMarkerPrefix = "keyrotor-sandbox:";
+
+}  // namespace
+
+std::string_view SigningName(Service service) {
+  switch (service) {
+    case Service::kIam:
+      return "iam";
+    case Service::kSts:
+      return "sts";
+    case Service::kSns:
+      return "sns";
+    case Service::kSecretsManager:
+      return "secretsmanager";
+    case Service::kSsm:
+      return "ssm";
+    case Service::kUnknown:
+      break;
+  }
+  return "";
+}
+
+bool IsJsonService(Service service) { return service == Service::kSecretsManager || service == Service::kSsm; }
+
+Status ApiError(int http_status, std::string code, std::string message) {
+  return Status::Aws(AwsErrorDetail{std::move(code), std::move(message), "", http_status}, "");
+}
+
+std::string ValidationMessage(std::string_view value, std::string_view member, std::string_view constraint) {
+  return "1 validation error detected: Value '" + std::string(value) + "' at '" + std::string(member) +
+         "' failed to satisfy constraint: " + std::string(constraint);
+}
+
+std::string NullValidationMessage(std::string_view member) {
+  return "1 validation error detected: Value null at '" + std::string(member) +
+         "' failed to satisfy constraint: Member must not be null";
+}
+
+Status Route(const aws::HttpRequest& request, RoutedRequest& out) {
+  if (const std::string* auth = aws::FindHeader(request.headers, "authorization")) {
+    Result<aws::ParsedAuthorization> parsed = aws::ParseAuthorization(*auth);
+    if (parsed.ok()) out.scope_service = parsed->scope.service;
+  }
+  if (const std::string* target = aws::FindHeader(request.headers, "x-amz-target")) {
+    out.json_protocol = true;
+    size_t dot = target->find('.');
+    std::string_view prefix = std::string_view(*target).substr(0, dot);
+    out.operation = dot == std::string::npos ? "" : target->substr(dot + 1);
+    if (prefix == "secretsmanager") {
+      out.service = Service::kSecretsManager;
+    } else if (prefix == "AmazonSSM") {
+      out.service = Service::kSsm;
+    } else {
+      return ApiError(400, "UnknownOperationException", "Unknown operation " + *target);
+    }
+    std::string_view body = Trim(request.body);
+    if (body.empty()) {
+      out.body = nlohmann::json::object();
+      return Status::Ok();
+    }
+    out.body = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+    if (!out.body.is_object()) {
+      out.body = nlohmann::json::object();
+      return ApiError(400, "SerializationException", "Start of structure or map found where not expected.");
+    }
+    return Status::Ok();
+  }
+
+  // Query protocol: parameters may arrive in the URL (GET style) and the form body; the body wins.
+  Result<aws::Url> url = aws::ParseUrl(request.url);
+  if (url.ok()) ParseForm(url->query, out.params);
+  ParseForm(request.body, out.params);
+  const std::string* action = FindParam(out.params, "Action");
+  const std::string* version = FindParam(out.params, "Version");
+  out.service = version ? ServiceFromVersion(*version) : ServiceFromSigningName(out.scope_service);
+  if (IsJsonService(out.service)) out.service = Service::kUnknown;
+  if (!action || action->empty()) {
+    return ApiError(400, "MissingAction", "Missing Action");
+  }
+  out.operation = *action;
+  if (out.service == Service::kUnknown) {
+    return ApiError(
+        400, "InvalidAction",
+        "Could not find operation " + *action + " for version " + (version ? *version : "NO_VERSION_SPECIFIED"));
+  }
+  return Status::Ok();
+}
+
+XmlWriter& XmlWriter::Open(std::string_view name) {
+  out_ += '<';
+  out_ += name;
+  out_ += '>';
+  return *this;
+}
+
+XmlWriter& XmlWriter::Close(std::string_view name) {
+  out_ += "</";
+  out_ += name;
+  out_ += '>';
+  return *this;
+}
+
+XmlWriter& XmlWriter::Leaf(std::string_view name, std::string_view text) {
+  Open(name);
+  out_ += XmlEscape(text);
+  return Close(name);
+}
+
+XmlWriter& XmlWriter::Empty(std::string_view name) {
+  out_ += '<';
+  out_ += name;
+  out_ += "/>";
+  return *this;
+}
+
+std::string XmlWriter::Take() { return std::move(out_); }
+
+std::string XmlEscape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      case '\r':
+        out += "&#xD;";
+        break;
+      default:
+        out.push_back(c);
+    }
+  }
+  return out;
+}
+
+Reply Reply::Xml(std::string children) {
+  Reply r;
+  r.xml = std::move(children);
+  return r;
+}
+
+Reply Reply::NoResult() {
+  Reply r;
+  r.has_result = false;
+  return r;
+}
+
+Reply Reply::Json(nlohmann::json body) {
+  Reply r;
+  r.json = std::move(body);
+  return r;
+}
+
+Reply::~Reply() { WipeString(xml); }
+
+aws::HttpResponse RenderReply(const RoutedRequest& routed, const Reply& reply) {
+  aws::HttpResponse response;
+  response.status = 200;
+  std::string request_id = RandomUuid();
+  if (routed.json_protocol) {
+    AddCommonHeaders(response, "application/x-amz-json-1.1", request_id);
+    response.body = reply.json.dump();
+    return response;
+  }
+  AddCommonHeaders(response, "text/xml", request_id);
+  const std::string& op = routed.operation;
+  std::string& b = response.body;
+  b.reserve(reply.xml.size() + 2 * op.size() + 200);
+  b += "<";
+  b += op;
+  b += "Response xmlns=\"";
+  b += Namespace(routed.service);
+  b += "\">";
+  if (reply.has_result) {
+    b += "<" + op + "Result>";
+    b += reply.xml;
+    b += "</" + op + "Result>";
+  }
+  b += "<ResponseMetadata><RequestId>" + request_id + "</RequestId></ResponseMetadata></" + op + "Response>";
+  return response;
+}
+
+aws::HttpResponse RenderError(const RoutedRequest& routed, const Status& error) {
+  AwsErrorDetail detail = error.aws() ? *error.aws() : AwsErrorDetail{"InternalFailure", error.message(), "", 500};
+  aws::HttpResponse response;
+  response.status = detail.http_status;
+  std::string request_id = RandomUuid();
+  if (routed.json_protocol) {
+    AddCommonHeaders(response, "application/x-amz-json-1.1", request_id);
+    response.headers.emplace_back("X-Amzn-ErrorType", detail.code);
+    response.body = nlohmann::json{{"__type", detail.code}, {"message", detail.message}}.dump();
+    return response;
+  }
+  AddCommonHeaders(response, "text/xml", request_id);
+  XmlWriter xml;
+  xml.Open("Error")
+      .Leaf("Type", detail.http_status >= 500 ? "Receiver" : "Sender")
+      .Leaf("Code", detail.code)
+      .Leaf("Message", detail.message)
+      .Close("Error")
+      .Leaf("RequestId", request_id);
+  response.body =
+      "<ErrorResponse xmlns=\"" + std::string(Namespace(routed.service)) + "\">" + xml.Take() + "</ErrorResponse>";
+  return response;
+}
+
+const std::string* FindParam(const Params& params, std::string_view name) {
+  auto it = params.find(name);
+  return it == params.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> MemberList(const Params& params, std::string_view name) {
+  std::vector<std::string> out;
+  for (size_t i = 1;; ++i) {
+    const std::string* v = FindParam(params, std::string(name) + ".member." + std::to_string(i));
+    if (!v) break;
+    out.push_back(*v);
+  }
+  return out;
+}
+
+std::vector<std::map<std::string, std::string>> MemberStructs(const Params& params, std::string_view name) {
+  std::vector<std::map<std::string, std::string>> out;
+  for (size_t i = 1;; ++i) {
+    std::string prefix = std::string(name) + ".member." + std::to_string(i) + ".";
+    auto it = params.lower_bound(prefix);
+    std::map<std::string, std::string> fields;
+    for (; it != params.end() && StartsWith(it->first, prefix); ++it) {
+      fields.emplace(it->first.substr(prefix.size()), it->second);
+    }
+    if (fields.empty()) break;
+    out.push_back(std::move(fields));
+  }
+  return out;
+}
+
+namespace {
+
+Status WrongType(const char* name, const char* expected) {
+  return ApiError(400, "SerializationException",
+                  std::string("Unexpected value type for ") + name + ": expected " + expected);
+}
+
+std::string LowerCamel(const char* name) {
+  std::string out(name);
+  if (!out.empty()) out[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(out[0])));
+  return out;
+}
+
+}  // namespace
+
+Result<std::optional<std::string>> OptionalString(const nlohmann::json& body, const char* name) {
+  auto it = body.find(name);
+  if (it == body.end() || it->is_null()) return std::optional<std::string>();
+  if (!it->is_string()) return WrongType(name, "a string");
+  return std::optional<std::string>(it->get<std::string>());
+}
+
+Result<std::string> RequiredString(const nlohmann::json& body, const char* name) {
+  KR_ASSIGN_OR_RETURN(std::optional<std::string> value, OptionalString(body, name));
+  if (!value) return ApiError(400, "ValidationException", NullValidationMessage(LowerCamel(name)));
+  return std::move(*value);
+}
+
+Result<std::optional<bool>> OptionalBool(const nlohmann::json& body, const char* name) {
+  auto it = body.find(name);
+  if (it == body.end() || it->is_null()) return std::optional<bool>();
+  if (!it->is_boolean()) return WrongType(name, "a boolean");
+  return std::optional<bool>(it->get<bool>());
+}
+
+Result<std::optional<std::vector<std::string>>> OptionalStringList(const nlohmann::json& body, const char* name) {
+  auto it = body.find(name);
+  if (it == body.end() || it->is_null()) return std::optional<std::vector<std::string>>();
+  if (!it->is_array()) return WrongType(name, "a list of strings");
+  std::vector<std::string> out;
+  for (const auto& v : *it) {
+    if (!v.is_string()) return WrongType(name, "a list of strings");
+    out.push_back(v.get<std::string>());
+  }
+  return std::optional<std::vector<std::string>>(std::move(out));
+}
+
+Result<PageRequest> ParsePageRequest(const Params& params) {
+  PageRequest out;
+  if (const std::string* max = FindParam(params, "MaxItems")) {
+    long long n = 0;
+    auto [ptr, ec] = std::from_chars(max->data(), max->data() + max->size(), n);
+    if (ec != std::errc() || ptr != max->data() + max->size()) {
+      return ApiError(400, "ValidationError", "Invalid value for parameter MaxItems: " + *max);
+    }
+    if (n < 1) {
+      return ApiError(400, "ValidationError",
+                      ValidationMessage(*max, "maxItems", "Member must have value greater than or equal to 1"));
+    }
+    if (n > 1000) {
+      return ApiError(400, "ValidationError",
+                      ValidationMessage(*max, "maxItems", "Member must have value less than or equal to 1000"));
+    }
+    out.max_items = static_cast<size_t>(n);
+  }
+  if (const std::string* marker = FindParam(params, "Marker")) {
+    std::optional<std::string> decoded = Base64Decode(*marker);
+    if (!decoded || !StartsWith(*decoded, kMarkerPrefix)) {
+      return ApiError(400, "ValidationError", "Invalid Marker: " + *marker);
+    }
+    out.after = decoded->substr(kMarkerPrefix.size());
+  }
+  return out;
+}
+
+Page Paginate(const std::vector<std::string>& sorted_keys, const PageRequest& request) {
+  Page page;
+  if (request.after) {
+    page.begin = static_cast<size_t>(std::upper_bound(sorted_keys.begin(), sorted_keys.end(), *request.after) -
+                                     sorted_keys.begin());
+  }
+  page.end = std::min(sorted_keys.size(), page.begin + request.max_items);
+  page.truncated = page.end < sorted_keys.size();
+  if (page.truncated) page.marker = Base64Encode(std::string(kMarkerPrefix) + sorted_keys[page.end - 1]);
+  return page;
+}
+
+std::string PositionKey(size_t i) {
+  std::string digits = std::to_string(i);
+  return std::string(digits.size() < 10 ? 10 - digits.size() : 0, '0') + digits;
+}
+
+void WritePageTail(XmlWriter& xml, const Page& page) {
+  xml.Leaf("IsTruncated", page.truncated ? "true" : "false");
+  if (page.truncated) xml.Leaf("Marker", page.marker);
+}
+
+std::optional<std::string> Base64Decode(std::string_view text) {
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+' || c == '-') return 62;
+    if (c == '/' || c == '_') return 63;
+    return -1;
+  };
+  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
+  std::string out;
+  out.reserve(text.size() * 3 / 4);
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : text) {
+    int v = value(c);
+    if (v < 0) return std::nullopt;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  if (bits >= 6) return std::nullopt;  // a lone trailing character carries no whole byte
+  return out;
+}
+
+double EpochSeconds(std::chrono::system_clock::time_point t) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  return static_cast<double>(ms) / 1000.0;
+}
+
+}  // namespace keyrotor::sandbox
