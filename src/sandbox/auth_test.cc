@@ -31,6 +31,18 @@ TEST(SandboxAuthTest, UnknownKeyIsInvalidClientTokenId) {
   EXPECT_EQ(world.sandbox->stats().auth_failures, 2u);
 }
 
+TEST(SandboxAuthTest, UnauthenticatedCallersDoNotLearnWhichOperationsExist) {
+  SandboxWorld world;
+  auto client = world.AdminClient();
+  client.As("AKIAAAAAAAAAAAAAAAAA", Secret("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"));
+  EXPECT_EQ(ErrorCode(client.Iam("NoSuchAction")), "InvalidClientTokenId");
+  EXPECT_EQ(ErrorCode(client.SecretsManager("NoSuchOperation")), "UnrecognizedClientException");
+  // Authenticated, the same calls name the unknown operation.
+  auto admin = world.AdminClient();
+  EXPECT_EQ(ErrorCode(admin.Iam("NoSuchAction")), "InvalidAction");
+  EXPECT_EQ(ErrorCode(admin.SecretsManager("NoSuchOperation")), "UnknownOperationException");
+}
+
 TEST(SandboxAuthTest, InactiveKeyIsRejected) {
   SandboxWorld world;
   auto key = world.sandbox->CreateUserWithKey("bob");

@@ -99,8 +99,6 @@ aws::HttpResponse Sandbox::Handle(const aws::HttpRequest& request, net::Response
     return RenderError(routed, FaultError(routed, fault.kind));
   }
   if (!routing.ok()) return RenderError(routed, routing);
-  Operation operation = FindOperation(routed.service, routed.operation);
-  if (!operation) return RenderError(routed, UnknownOperation(routed));
 
   Principal caller;
   std::string region = options_.region;
@@ -123,6 +121,9 @@ aws::HttpResponse Sandbox::Handle(const aws::HttpRequest& request, net::Response
     caller = (*signer)->principal;
     region = auth->scope.region;
   }
+  // Only an authenticated caller learns which operations exist.
+  Operation operation = FindOperation(routed.service, routed.operation);
+  if (!operation) return RenderError(routed, UnknownOperation(routed));
 
   std::optional<Result<Reply>> reply;
   {
