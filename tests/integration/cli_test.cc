@@ -11,6 +11,7 @@
 #include "credentials/ini_file.h"
 #include "sandbox/server.h"
 #include "support/process.h"
+#include "support/sandbox_clients.h"
 
 namespace keyrotor {
 namespace {
@@ -81,14 +82,8 @@ TEST_F(CliTest, SandboxThenProfilesRotate) {
   auto admin_file = credentials::IniFile::Load(admin_creds);
   ASSERT_TRUE(admin_file.ok());
   aws::CurlTransport transport;
-  aws::ClientContext ctx;
-  ctx.transport = &transport;
-  ctx.credentials = std::make_shared<aws::StaticCredentialsProvider>(aws::Credentials{
-      *admin_file->Get("default", "aws_access_key_id"), Secret(secrets[0]), Secret(), std::nullopt, "test"});
-  aws::EndpointSettings endpoints;
-  endpoints.explicit_url = endpoint;
-  aws::ClientFactory admin(ctx, "us-east-1", endpoints, {});
-  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // the admin key's own propagation
+  aws::ClientFactory admin = testing::SandboxClients(endpoint, &transport,
+                                                     *admin_file->Get("default", "aws_access_key_id"), Secret(secrets[0]));
   const std::string creds = dir_ + "/credentials";
   for (const char* user : {"web", "batch"}) {
     ASSERT_TRUE(admin.Iam()->CreateUser(user).ok());

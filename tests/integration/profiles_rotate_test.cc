@@ -10,6 +10,7 @@
 #include "engine/profile_rotator.h"
 #include "sandbox/server.h"
 #include "support/process.h"
+#include "support/sandbox_clients.h"
 
 namespace keyrotor {
 namespace {
@@ -47,13 +48,7 @@ class ProfilesRotateTest : public ::testing::Test {
   }
 
   aws::ClientFactory Factory(int max_attempts = 3) {
-    aws::ClientContext ctx;
-    ctx.transport = &transport_;
-    ctx.retry.max_attempts = max_attempts;
-    ctx.retry.base_backoff = Duration(20);  // keep injected-fault retries quick
-    aws::EndpointSettings endpoints;
-    endpoints.explicit_url = server_->endpoint();
-    return aws::ClientFactory(ctx, "us-east-1", endpoints, {});
+    return testing::SandboxClients(server_->endpoint(), &transport_, "", Secret(), max_attempts);
   }
 
   std::vector<ProfileOutcome> Rotate(ProfileRotationOptions options = {}, int max_attempts = 3) {
