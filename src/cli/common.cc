@@ -7,8 +7,10 @@
 
 namespace keyrotor::cli {
 
-void AddGlobalFlags(CLI::App& app, GlobalFlags& flags) {
-  app.add_option("--profile", flags.profile, "Profile of the shared config/credentials files for admin credentials");
+void AddGlobalFlags(CLI::App& app, GlobalFlags& flags, bool with_profile) {
+  if (with_profile) {
+    app.add_option("--profile", flags.profile, "Profile of the shared config/credentials files for admin credentials");
+  }
   app.add_option("--region", flags.region, "AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, profile region)");
   app.add_option("--endpoint-url", flags.endpoint_url,
                  "Send every AWS call to this endpoint (https, or http on loopback only)");

@@ -20,7 +20,9 @@ struct GlobalFlags {
   std::string endpoint_url;
 };
 
-void AddGlobalFlags(CLI::App& app, GlobalFlags& flags);
+// --region and --endpoint-url; --profile (the admin profile) too unless the
+// command gives --profile another meaning.
+void AddGlobalFlags(CLI::App& app, GlobalFlags& flags, bool with_profile = true);
 
 // Exit statuses: 0 all done, 1 some item failed, 2 bad input (nothing changed).
 constexpr int kExitOk = 0;

@@ -82,9 +82,8 @@ void RegisterProfilesCommand(CLI::App& app) {
   rotate->add_option("--verify-timeout", flags->verify_timeout_s,
                      "Seconds to wait for IAM to accept the new key before giving up and undoing")
       ->check(CLI::Range(1, 3600));
-  rotate->add_option("--region", flags->global.region, "AWS region for STS");
-  rotate->add_option("--endpoint-url", flags->global.endpoint_url,
-                     "Send every AWS call to this endpoint (https, or http on loopback only)");
+  // --profile names the profiles to rotate here; each signs with its own key.
+  AddGlobalFlags(*rotate, flags->global, /*with_profile=*/false);
   rotate->callback([flags] { throw CLI::RuntimeError(RunProfilesRotate(*flags)); });
 }
 
