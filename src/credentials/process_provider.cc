@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "base/strings.h"
 #include "credentials/container_provider.h"
@@ -140,14 +141,15 @@ Result<ChildOutput> Run(const std::vector<std::string>& argv, const EnvMap& env,
   posix_spawn_file_actions_adddup2(actions.get(), out_w.get(), STDOUT_FILENO);
   posix_spawn_file_actions_adddup2(actions.get(), err_w.get(), STDERR_FILENO);
   SpawnAttr attr;
-  // Its own process group, so a timeout kills the helper's children too
-  // (a script's `sleep` would otherwise outlive it).
-  posix_spawnattr_setpgroup(attr.get(), 0);
+  // The child stays in our process group (as with botocore's Popen): a helper
+  // that prompts on /dev/tty for an MFA code or a passphrase would be stopped
+  // by SIGTTIN in a background group. The price is that a timeout kills the
+  // helper itself, not any grandchildren it left behind.
   sigset_t defaults;
   sigemptyset(&defaults);
   sigaddset(&defaults, SIGPIPE);
   posix_spawnattr_setsigdefault(attr.get(), &defaults);
-  posix_spawnattr_setflags(attr.get(), POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setflags(attr.get(), POSIX_SPAWN_SETSIGDEF);
 
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -165,10 +167,23 @@ Result<ChildOutput> Run(const std::vector<std::string>& argv, const EnvMap& env,
   err_w.Close();
 
   ChildOutput result;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   Drain(out_r.get(), err_r.get(), timeout, result);
-  if (result.timed_out) kill(-pid, SIGKILL);
+  // A command can close its output and keep running: the deadline bounds
+  // the wait for its exit too.
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  for (;;) {
+    pid_t done = result.timed_out ? 0 : waitpid(pid, &status, WNOHANG);
+    if (done == pid) break;
+    if (done < 0 && errno != EINTR) break;
+    if (result.timed_out || std::chrono::steady_clock::now() >= deadline) {
+      result.timed_out = true;
+      kill(pid, SIGKILL);
+      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      break;
+    }
+    if (done == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   result.wait_status = status;
   return result;

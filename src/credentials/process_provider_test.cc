@@ -153,7 +153,7 @@ TEST_F(ProcessProviderTest, NonZeroExitReportsStderrButNotStdout) {
 }
 
 TEST_F(ProcessProviderTest, HangingCommandIsKilledAtTheTimeout) {
-  std::string script = Script("hang.sh", "sleep 30\necho '{}'\n");
+  std::string script = Script("hang.sh", "exec sleep 30\n");
   auto start = std::chrono::steady_clock::now();
   auto creds = Run(script, std::chrono::milliseconds(300));
   auto took = std::chrono::steady_clock::now() - start;
@@ -161,6 +161,15 @@ TEST_F(ProcessProviderTest, HangingCommandIsKilledAtTheTimeout) {
   EXPECT_NE(creds.status().message().find("did not finish"), std::string::npos) << creds.status().message();
   ExpectCleanError(creds.status());
   EXPECT_LT(took, std::chrono::seconds(5));
+}
+
+TEST_F(ProcessProviderTest, CommandThatClosesItsOutputAndLingersIsKilledToo) {
+  std::string script = Script("linger.sh", "exec >&- 2>&-\nexec sleep 30\n");
+  auto start = std::chrono::steady_clock::now();
+  auto creds = Run(script, std::chrono::milliseconds(300));
+  ASSERT_FALSE(creds.ok());
+  EXPECT_NE(creds.status().message().find("did not finish"), std::string::npos) << creds.status().message();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
 TEST_F(ProcessProviderTest, EmptyOrUnterminatedCommandLineIsAnError) {
