@@ -1,5 +1,6 @@
 #include "credentials/caching_provider.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace keyrotor::credentials {
@@ -11,7 +12,7 @@ CachingCredentialsProvider::CachingCredentialsProvider(std::shared_ptr<aws::Cred
 bool CachingCredentialsProvider::NeedsRefresh(TimePoint now) const {
   if (!cached_) return true;
   if (!cached_->expiration) return false;
-  return *cached_->expiration - options_.refresh_margin <= now;
+  return refresh_at_ <= now;
 }
 
 bool CachingCredentialsProvider::Usable(TimePoint now) const {
@@ -47,6 +48,13 @@ Result<aws::Credentials> CachingCredentialsProvider::GetCredentials() {
   ++generation_;
   if (fresh.ok()) {
     cached_ = std::move(fresh).value();
+    if (cached_->expiration) {
+      const auto now = options_.clock->Now();
+      // Already expired credentials (a skewed source) count as zero lifetime.
+      const auto lifetime = std::max<std::chrono::system_clock::duration>(*cached_->expiration - now, {});
+      const auto margin = std::min<std::chrono::system_clock::duration>(options_.refresh_margin, lifetime / 2);
+      refresh_at_ = *cached_->expiration - margin;
+    }
     last_error_ = Status::Ok();
   } else {
     last_error_ = fresh.status();

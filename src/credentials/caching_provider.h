@@ -29,7 +29,10 @@ class CachingCredentialsProvider : public aws::CredentialsProvider {
   // Thread-safe. At most one refresh runs at a time; callers that arrive
   // during it wait and share its outcome. A failed refresh while the cached
   // credentials have not yet expired returns them (the next call retries).
-  // Credentials without an expiration are fetched once.
+  // Credentials without an expiration are fetched once. Credentials that
+  // live shorter than twice the margin are refreshed at half their remaining
+  // life instead, so a source that hands out 4-minute credentials is not
+  // asked again on every call.
   Result<aws::Credentials> GetCredentials() override;
 
  private:
@@ -44,6 +47,7 @@ class CachingCredentialsProvider : public aws::CredentialsProvider {
   std::mutex mu_;
   std::condition_variable refreshed_;
   std::optional<aws::Credentials> cached_;
+  TimePoint refresh_at_;  // when cached_ (if it expires) is due for a refresh
   bool refreshing_ = false;
   uint64_t generation_ = 0;  // bumped when a refresh ends
   Status last_error_;        // of the refresh that ended last

@@ -53,6 +53,19 @@ TEST(CachingProviderTest, RefreshesOnlyWithinTheMargin) {
   EXPECT_EQ(inner->calls, 2);
 }
 
+TEST(CachingProviderTest, ShortLivedCredentialsAreRefreshedAtHalfTheirLife) {
+  FakeClock clock(kStart);
+  auto inner = std::make_shared<CountingProvider>(&clock, minutes(4));
+  CachingCredentialsProvider cache(inner, {.refresh_margin = minutes(5), .clock = &clock});
+  ASSERT_TRUE(cache.GetCredentials().ok());
+  ASSERT_TRUE(cache.GetCredentials().ok());
+  clock.Advance(minutes(1));
+  EXPECT_EQ(cache.GetCredentials()->access_key_id, "ASIA1");
+  EXPECT_EQ(inner->calls, 1);
+  clock.Advance(minutes(1));
+  EXPECT_EQ(cache.GetCredentials()->access_key_id, "ASIA2");
+}
+
 TEST(CachingProviderTest, NeverExpiringCredentialsAreFetchedOnce) {
   FakeClock clock(kStart);
   auto inner = std::make_shared<CountingProvider>(&clock, std::nullopt);

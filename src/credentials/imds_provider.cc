@@ -47,9 +47,10 @@ ImdsCredentialsProvider::ImdsCredentialsProvider(aws::HttpTransport* transport, 
     }
   }
   if (auto n = EnvValue(env, "AWS_METADATA_SERVICE_NUM_ATTEMPTS")) {
+    const std::string& text = *n;
     int value = 0;
-    auto [ptr, ec] = std::from_chars(n->data(), n->data() + n->size(), value);
-    if (ec != std::errc() || ptr != n->data() + n->size() || value < 1 || value > 100) {
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || ptr != text.data() + text.size() || value < 1 || value > 100) {
       config_error_ =
           Status::InvalidArgument("AWS_METADATA_SERVICE_NUM_ATTEMPTS '" + *n + "' is not a count from 1 to 100");
     } else {
