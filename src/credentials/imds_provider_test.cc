@@ -48,7 +48,7 @@ class FakeImds {
         return Reply(200, current_token);
       }
       const std::string* token = aws::FindHeader(r.headers, "x-aws-ec2-metadata-token");
-      if (!token || *token != current_token) return Reply(401, "");
+      if (!token || *token != current_token || reject_every_get) return Reply(401, "");
       ++gets;
       if (revoke_after_first_get && gets == 1) {
         current_token = "revoked";
@@ -70,6 +70,7 @@ class FakeImds {
   int gets = 0;
   std::string ttl_header;
   bool revoke_after_first_get = false;
+  bool reject_every_get = false;
   std::chrono::milliseconds delay{0};
   std::string role_list = std::string(kRole) + "\nsecond-line-ignored\n";
   std::string document = RoleDocument();
@@ -113,6 +114,28 @@ TEST_F(ImdsProviderTest, A401RefetchesTheTokenOnce) {
   auto creds = Fetch();
   ASSERT_TRUE(creds.ok()) << creds.status().ToString();
   EXPECT_EQ(imds_.tokens_issued, 2);
+}
+
+TEST_F(ImdsProviderTest, ASecond401IsAnError) {
+  imds_.reject_every_get = true;
+  auto creds = Fetch();
+  ASSERT_FALSE(creds.ok());
+  EXPECT_NE(creds.status().message().find("HTTP 401"), std::string::npos) << creds.status().message();
+  ExpectCleanError(creds.status());
+  EXPECT_EQ(imds_.tokens_issued, 2);  // the first token and one refetch, no loop
+}
+
+TEST_F(ImdsProviderTest, NoV1FallbackWhenTheTokenIsRefused) {
+  auto server = net::HttpServer::Start({}, [](const aws::HttpRequest& r, net::ResponseControl&) {
+    return Reply(r.method == "PUT" ? 403 : 200, "v1 answer");
+  });
+  ASSERT_TRUE(server.ok());
+  ImdsCredentialsProvider provider(&transport_,
+                                   {.env = {{"AWS_EC2_METADATA_SERVICE_ENDPOINT", (*server)->endpoint()}}});
+  auto creds = provider.GetCredentials();
+  ASSERT_FALSE(creds.ok());
+  EXPECT_NE(creds.status().message().find("HTTP 403"), std::string::npos) << creds.status().message();
+  EXPECT_EQ((*server)->requests_served(), 1u);
 }
 
 TEST_F(ImdsProviderTest, MalformedDocumentIsAnErrorWithoutTheSecret) {

@@ -83,6 +83,16 @@ TEST_F(ProcessProviderTest, ReadsCredentialsAndArgumentsReachTheProcessUnsplit) 
   EXPECT_NE(creds->provider.find("profile dev"), std::string::npos);
 }
 
+TEST_F(ProcessProviderTest, TheChildSeesOnlyTheGivenEnvironment) {
+  setenv("KEYROTOR_PARENT_ONLY", "leak", 1);
+  std::string script = Script("env.sh",
+                              "[ -z \"$KEYROTOR_PARENT_ONLY\" ] || exit 5\n"
+                              "echo '{\"Version\": 1, \"AccessKeyId\": \"AKIA\", \"SecretAccessKey\": \"s\"}'\n");
+  auto creds = Run(script);
+  unsetenv("KEYROTOR_PARENT_ONLY");
+  EXPECT_TRUE(creds.ok()) << creds.status().ToString();
+}
+
 TEST_F(ProcessProviderTest, FindsTheCommandOnTheGivenPath) {
   Script("kr-helper", "echo '{\"Version\": 1, \"AccessKeyId\": \"AKIALONG\", \"SecretAccessKey\": \"s\"}'\n");
   env_["PATH"] = dir_ + ":/usr/bin:/bin";
