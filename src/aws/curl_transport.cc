@@ -61,7 +61,7 @@ Status MapCurlError(CURLcode code, CURL* curl, const std::string& url, const cha
 
 Status CheckUrlIsSafe(const Url& url) {
   if (url.scheme == "https") return Status::Ok();
-  if (url.scheme == "http" && url.IsLoopback()) return Status::Ok();
+  if (url.scheme == "http" && (url.IsLoopback() || url.IsMetadataEndpoint())) return Status::Ok();
   return Status::InvalidArgument("refusing plain http to non-loopback host '" + url.host +
                                  "': credentials would travel unencrypted (use https)");
 }
@@ -116,8 +116,9 @@ Result<HttpResponse> CurlTransport::Send(const HttpRequest& request, const Trans
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
   if (!options_.ca_bundle.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_bundle.c_str());
-  // Loopback never goes through a proxy; everything else honours HTTPS_PROXY/NO_PROXY.
-  if (url.IsLoopback()) curl_easy_setopt(curl, CURLOPT_PROXY, "");
+  // Loopback and the metadata endpoints never go through a proxy (a proxy
+  // would answer for its own host); everything else honours HTTPS_PROXY/NO_PROXY.
+  if (url.IsLoopback() || url.IsMetadataEndpoint()) curl_easy_setopt(curl, CURLOPT_PROXY, "");
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.connect_timeout.count()));

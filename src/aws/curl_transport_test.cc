@@ -127,6 +127,11 @@ TEST(CurlTransportTest, PlainHttpToRemoteHostsIsRefusedBeforeSending) {
   EXPECT_TRUE(CheckUrlIsSafe(*ParseUrl("https://iam.amazonaws.com/")).ok());
   EXPECT_TRUE(CheckUrlIsSafe(*ParseUrl("http://localhost:4566/")).ok());
   EXPECT_FALSE(CheckUrlIsSafe(*ParseUrl("http://10.0.0.1:4566/")).ok());
+  // Instance metadata and container credentials speak plain http on link-local addresses.
+  EXPECT_TRUE(CheckUrlIsSafe(*ParseUrl("http://169.254.169.254/latest/api/token")).ok());
+  EXPECT_TRUE(CheckUrlIsSafe(*ParseUrl("http://169.254.170.2/v2/credentials/x")).ok());
+  EXPECT_TRUE(CheckUrlIsSafe(*ParseUrl("http://[fd00:ec2::254]/latest/api/token")).ok());
+  EXPECT_FALSE(CheckUrlIsSafe(*ParseUrl("http://169.254.169.253/")).ok());
 }
 
 }  // namespace

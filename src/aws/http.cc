@@ -42,6 +42,15 @@ bool Url::IsLoopback() const {
   return false;
 }
 
+bool Url::IsMetadataEndpoint() const {
+  static constexpr const char* kHosts[] = {"169.254.169.254", "169.254.170.2", "169.254.170.23", "fd00:ec2::254",
+                                           "fd00:ec2::23"};
+  for (const char* h : kHosts) {
+    if (EqualsIgnoreCase(host, h)) return true;
+  }
+  return false;
+}
+
 Result<Url> ParseUrl(std::string_view text) {
   Url url;
   size_t scheme_end = text.find("://");

@@ -70,6 +70,10 @@ struct Url {
   // "host" or "host:port" as it belongs in a Host header.
   std::string Authority() const;
   bool IsLoopback() const;
+  // The link-local endpoints of EC2 instance metadata and ECS/EKS container
+  // credentials (169.254.169.254, 169.254.170.2, 169.254.170.23 and their
+  // IPv6 forms). They speak plain http and never sit behind a proxy.
+  bool IsMetadataEndpoint() const;
 };
 
 Result<Url> ParseUrl(std::string_view url);
