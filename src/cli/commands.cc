@@ -13,6 +13,7 @@ int Main(int argc, char** argv) {
   RegisterProfilesCommand(app);
   RegisterSandboxCommand(app);
   RegisterDemoCommand(app);
+  RegisterWhoamiCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {

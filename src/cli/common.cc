@@ -2,6 +2,10 @@
 
 #include <fmt/core.h>
 
+#include <cstdio>
+
+#include "credentials/chain.h"
+
 #include <map>
 #include <mutex>
 
@@ -14,7 +18,33 @@ void AddGlobalFlags(CLI::App& app, GlobalFlags& flags, bool with_profile) {
   app.add_option("--region", flags.region, "AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, profile region)");
   app.add_option("--endpoint-url", flags.endpoint_url,
                  "Send every AWS call to this endpoint (https, or http on loopback only)");
+  if (with_profile) {
+    app.add_option("--mfa-token", flags.mfa_token,
+                   "MFA code for a role profile with mfa_serial (otherwise asked on the terminal; never stored)");
+  }
 }
+
+namespace {
+
+// The MFA code: from --mfa-token, else asked on the controlling terminal.
+credentials::MfaTokenCallback MfaPrompt(const std::string& flag_value) {
+  return [flag_value]() -> Result<std::string> {
+    if (!flag_value.empty()) return flag_value;
+    FILE* tty = std::fopen("/dev/tty", "r+");
+    if (!tty) return Status::FailedPrecondition("an MFA code is needed: pass --mfa-token (no terminal to ask on)");
+    std::fputs("MFA code: ", tty);
+    std::fflush(tty);
+    char buf[64] = {0};
+    bool read = std::fgets(buf, sizeof buf, tty) != nullptr;
+    std::fclose(tty);
+    std::string code = read ? std::string(buf) : "";
+    while (!code.empty() && (code.back() == '\n' || code.back() == '\r')) code.pop_back();
+    if (code.empty()) return Status::FailedPrecondition("no MFA code entered");
+    return code;
+  };
+}
+
+}  // namespace
 
 aws::HttpTransport* SharedTransport(const std::string& ca_bundle) {
   static std::mutex mu;
@@ -26,7 +56,7 @@ aws::HttpTransport* SharedTransport(const std::string& ca_bundle) {
 }
 
 Result<aws::ClientFactory> BuildClientFactory(const GlobalFlags& flags, const EnvMap& env, bool with_credentials,
-                                              credentials::Settings* settings_out) {
+                                              credentials::Settings* settings_out, std::string* source_out) {
   KR_ASSIGN_OR_RETURN(credentials::SharedFiles files, credentials::SharedFiles::Load(env));
   KR_ASSIGN_OR_RETURN(credentials::Settings settings,
                       credentials::ResolveSettings(env, files, {flags.profile, flags.region, flags.endpoint_url}));
@@ -35,12 +65,22 @@ Result<aws::ClientFactory> BuildClientFactory(const GlobalFlags& flags, const En
   context.retry = settings.retry;
   static aws::RetryQuota quota;
   context.quota = &quota;
+  aws::ClientFactory factory(context, settings.region, settings.endpoints, env);
   if (with_credentials) {
-    KR_ASSIGN_OR_RETURN(aws::Credentials creds, credentials::ResolveStaticCredentials(env, files, settings));
-    context.credentials = std::make_shared<aws::StaticCredentialsProvider>(std::move(creds));
+    // The chain's own STS calls (AssumeRole, web identity) use the same
+    // settings, unsigned; providers copy what they keep, so these locals suffice.
+    credentials::ChainContext chain;
+    chain.env = env;
+    chain.files = &files;
+    chain.settings = settings;
+    chain.unsigned_clients = &factory;
+    chain.transport = context.transport;
+    chain.mfa_token = MfaPrompt(flags.mfa_token);
+    KR_ASSIGN_OR_RETURN(credentials::ResolvedCredentials resolved, credentials::ResolveCredentialChain(chain));
+    if (source_out) *source_out = resolved.source;
+    factory = factory.WithCredentials(resolved.provider);
   }
   if (settings_out) *settings_out = settings;
-  aws::ClientFactory factory(std::move(context), settings.region, settings.endpoints, env);
   // Resolve the endpoints every command needs now, so a bad URL (or plain
   // http to a remote host) is refused before anything is changed.
   for (aws::Service service : {aws::Service::kIam, aws::Service::kSts}) {

@@ -18,6 +18,7 @@ struct GlobalFlags {
   std::string profile;
   std::string region;
   std::string endpoint_url;
+  std::string mfa_token;  // for role profiles with mfa_serial; else asked on the terminal
 };
 
 // --region and --endpoint-url; --profile (the admin profile) too unless the
@@ -32,9 +33,12 @@ constexpr int kExitUsage = 2;
 // One process-wide transport: its pooled connections serve every client.
 aws::HttpTransport* SharedTransport(const std::string& ca_bundle);
 
-// Settings and clients for the admin identity (or none, when `with_credentials` is false).
+// Settings and clients for the admin identity, found by the SDKs' provider
+// chain (or none, when `with_credentials` is false). `source_out` names the
+// provider that supplied the credentials.
 Result<aws::ClientFactory> BuildClientFactory(const GlobalFlags& flags, const EnvMap& env, bool with_credentials,
-                                              credentials::Settings* settings_out = nullptr);
+                                              credentials::Settings* settings_out = nullptr,
+                                              std::string* source_out = nullptr);
 
 // Prints "keyrotor: error: <message>" to stderr.
 void PrintError(const Status& status);
@@ -43,5 +47,6 @@ void PrintError(const Status& status);
 void RegisterProfilesCommand(CLI::App& app);
 void RegisterSandboxCommand(CLI::App& app);
 void RegisterDemoCommand(CLI::App& app);
+void RegisterWhoamiCommand(CLI::App& app);
 
 }  // namespace keyrotor::cli

@@ -1,6 +1,6 @@
-// The shared config and credentials files together, and the settings and
-// static credentials they give a profile, resolved as botocore does: the
-// environment first, then the credentials file over the config file.
+// The shared config and credentials files together, and the settings they
+// give a profile, resolved as botocore does: the environment first, then the
+// credentials file over the config file. Credentials: credentials/chain.h.
 #pragma once
 
 #include <optional>
@@ -52,13 +52,5 @@ struct Settings {
 };
 
 Result<Settings> ResolveSettings(const EnvMap& env, const SharedFiles& files, const Overrides& overrides);
-
-// Long-term or session keys from the environment or the profile's static
-// keys. Role, process, SSO and instance credentials are the provider chain's.
-Result<aws::Credentials> ResolveStaticCredentials(const EnvMap& env, const SharedFiles& files,
-                                                  const Settings& settings);
-
-// The static keys of one profile, or an error naming why there are none.
-Result<aws::Credentials> StaticProfileCredentials(const SharedFiles& files, const std::string& profile);
 
 }  // namespace keyrotor::credentials

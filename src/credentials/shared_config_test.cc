@@ -25,14 +25,6 @@ class SharedConfigTest : public ::testing::Test {
     if (!files.ok()) return files.status();
     return ResolveSettings(env_, *files, o);
   }
-  Result<aws::Credentials> Creds(Overrides o = {}) {
-    auto files = SharedFiles::Load(env_);
-    if (!files.ok()) return files.status();
-    auto settings = ResolveSettings(env_, *files, o);
-    if (!settings.ok()) return settings.status();
-    return ResolveStaticCredentials(env_, *files, *settings);
-  }
-
   std::string dir_;
   EnvMap env_;
 };
@@ -43,7 +35,6 @@ TEST_F(SharedConfigTest, MissingFilesAreFine) {
   EXPECT_EQ(s->profile, "default");
   EXPECT_EQ(s->region, "");
   EXPECT_EQ(s->retry.max_attempts, 3);
-  EXPECT_TRUE(Creds().status().IsNotFound());
 }
 
 TEST_F(SharedConfigTest, DefaultPathsUseHome) {
@@ -90,41 +81,7 @@ TEST_F(SharedConfigTest, EndpointsFromProfileAndServicesSection) {
   EXPECT_EQ(sts->url, "http://127.0.0.1:4566/");
 }
 
-TEST_F(SharedConfigTest, EnvironmentCredentialsWinUnlessAProfileIsNamed) {
-  Write("creds", "[default]\naws_access_key_id = AKIAFILE\naws_secret_access_key = filesecret\n"
-                 "[ci]\naws_access_key_id = AKIACI\naws_secret_access_key = cisecret\n");
-  EXPECT_EQ(Creds()->access_key_id, "AKIAFILE");
-  env_["AWS_ACCESS_KEY_ID"] = "AKIAENV";
-  env_["AWS_SECRET_ACCESS_KEY"] = "envsecret";
-  env_["AWS_SESSION_TOKEN"] = "token";
-  auto c = Creds();
-  EXPECT_EQ(c->access_key_id, "AKIAENV");
-  EXPECT_EQ(c->provider, "environment");
-  EXPECT_TRUE(c->IsTemporary());
-  // AWS_PROFILE does not displace environment keys (botocore); --profile does.
-  env_["AWS_PROFILE"] = "ci";
-  EXPECT_EQ(Creds()->access_key_id, "AKIAENV");
-  EXPECT_EQ(Creds({"ci", "", ""})->access_key_id, "AKIACI");
-}
-
-TEST_F(SharedConfigTest, CredentialsFileOverridesConfigFile) {
-  Write("config", "[profile dev]\naws_access_key_id = AKIACONFIG\naws_secret_access_key = c\nregion = eu-north-1\n");
-  Write("creds", "[dev]\naws_access_key_id = AKIACREDS\naws_secret_access_key = k\n");
-  auto c = Creds({"dev", "", ""});
-  ASSERT_TRUE(c.ok()) << c.status().ToString();
-  EXPECT_EQ(c->access_key_id, "AKIACREDS");
-  EXPECT_NE(c->provider.find("creds:2"), std::string::npos) << c->provider;
-}
-
 TEST_F(SharedConfigTest, ErrorsNameTheProfileAndPlace) {
-  Write("creds", "[half]\naws_access_key_id = AKIAHALF\n");
-  Write("config", "[profile role]\nrole_arn = arn:aws:iam::1:role/r\nsource_profile = half\n");
-  auto half = Creds({"half", "", ""});
-  ASSERT_FALSE(half.ok());
-  EXPECT_NE(half.status().ToString().find("creds:2"), std::string::npos) << half.status().ToString();
-  auto role = Creds({"role", "", ""});
-  ASSERT_FALSE(role.ok());
-  EXPECT_NE(role.status().ToString().find("config:2"), std::string::npos) << role.status().ToString();
   auto missing = Resolve({"nope", "", ""});
   EXPECT_TRUE(missing.status().IsNotFound());
   Write("config", "[default]\nregion = x\nregion = y\n");

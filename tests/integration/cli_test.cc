@@ -58,7 +58,7 @@ class CliTest : public ::testing::Test {
 TEST_F(CliTest, HelpListsTheCommands) {
   auto r = RunProcess({KeyrotorBinary(), "--help"}, env_);
   EXPECT_EQ(r.exit_code, 0);
-  for (const char* cmd : {"profiles", "sandbox", "demo"}) EXPECT_NE(r.out.find(cmd), std::string::npos) << cmd;
+  for (const char* cmd : {"profiles", "sandbox", "demo", "whoami"}) EXPECT_NE(r.out.find(cmd), std::string::npos) << cmd;
   auto rotate_help = RunProcess({KeyrotorBinary(), "profiles", "rotate", "--help"}, env_);
   EXPECT_EQ(rotate_help.exit_code, 0);
   EXPECT_NE(rotate_help.out.find("--remove"), std::string::npos);
@@ -123,6 +123,30 @@ TEST_F(CliTest, SandboxThenProfilesRotate) {
                                   &stopped.err}) {
     ExpectNoSecrets(secrets, *text);
   }
+}
+
+TEST_F(CliTest, WhoamiNamesTheProviderNeverTheSecret) {
+  const std::string admin_creds = dir_ + "/admin-credentials";
+  auto sandbox = BackgroundProcess::Start(
+      {KeyrotorBinary(), "sandbox", "--listen", "127.0.0.1:0", "--write-credentials", admin_creds}, env_);
+  std::string ready = sandbox->WaitForLine("listening on");
+  ASSERT_FALSE(ready.empty());
+  std::string endpoint = ready.substr(ready.find("http://"));
+  auto env = env_;
+  env["AWS_SHARED_CREDENTIALS_FILE"] = admin_creds;
+  auto r = RunProcess({KeyrotorBinary(), "whoami", "--endpoint-url", endpoint}, env);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("credentials: profile default (" + admin_creds + ":"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("arn:         arn:aws:iam::123456789012:user/sandbox-admin"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("region:      us-east-1 (AWS_REGION)"), std::string::npos) << r.out;
+  ExpectNoSecrets(SecretsIn(admin_creds), r.out + r.err);
+
+  // Nowhere to find credentials: the error says where it looked.
+  auto none = RunProcess({KeyrotorBinary(), "whoami", "--endpoint-url", endpoint},
+                         {{"HOME", dir_}, {"AWS_REGION", "us-east-1"}, {"AWS_EC2_METADATA_DISABLED", "true"}});
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_NE(none.err.find("instance metadata is disabled"), std::string::npos) << none.err;
+  sandbox->Stop();
 }
 
 TEST_F(CliTest, DemoRotatesAndPrintsNoSecret) {
