@@ -4,6 +4,7 @@
 
 #include "aws/iam.h"
 #include "aws/secretsmanager.h"
+#include "aws/sts.h"
 #include "support/fake_transport.h"
 
 namespace keyrotor::aws {
@@ -204,6 +205,24 @@ TEST(RetryTest, QuotaRunsOut) {
   EXPECT_EQ(granted, 100);  // 500 tokens, 5 per retry
   quota.OnSuccess();
   EXPECT_FALSE(quota.Acquire(false));
+}
+
+}  // namespace
+}  // namespace keyrotor::aws
+
+namespace keyrotor::aws {
+namespace {
+
+TEST(ArnTest, UserNamesAndPolicySources) {
+  EXPECT_EQ(UserNameFromArn("arn:aws:iam::123456789012:user/alice"), "alice");
+  EXPECT_EQ(UserNameFromArn("arn:aws:iam::123456789012:user/team/ops/bob"), "bob");
+  EXPECT_EQ(UserNameFromArn("arn:aws:iam::123456789012:root"), "");
+  EXPECT_EQ(UserNameFromArn("arn:aws:sts::123456789012:assumed-role/r/s"), "");
+  EXPECT_EQ(PolicySourceArn("arn:aws:iam::123456789012:user/alice"), "arn:aws:iam::123456789012:user/alice");
+  EXPECT_EQ(PolicySourceArn("arn:aws:sts::123456789012:assumed-role/deployer/rotation"),
+            "arn:aws:iam::123456789012:role/deployer");
+  EXPECT_EQ(PolicySourceArn("arn:aws-cn:sts::123456789012:assumed-role/r/s"), "arn:aws-cn:iam::123456789012:role/r");
+  EXPECT_EQ(PolicySourceArn("arn:aws:iam::123456789012:root"), "");
 }
 
 }  // namespace

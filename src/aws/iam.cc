@@ -193,6 +193,20 @@ Result<std::vector<IamUser>> IamClient::GetGroup(const std::string& group) {
   return users;
 }
 
+Result<std::vector<SimulatedDecision>> IamClient::SimulatePrincipalPolicy(const std::string& policy_source_arn,
+                                                                        const std::vector<std::string>& actions) {
+  QueryParams params{{"PolicySourceArn", policy_source_arn}};
+  for (size_t i = 0; i < actions.size(); ++i) {
+    params.emplace_back("ActionNames.member." + std::to_string(i + 1), actions[i]);
+  }
+  std::vector<SimulatedDecision> out;
+  KR_RETURN_IF_ERROR(Paginate("SimulatePrincipalPolicy", params, "EvaluationResults", [&](pugi::xml_node m) {
+    out.push_back({ChildText(m, "EvalActionName"), ChildText(m, "EvalDecision")});
+    return Status::Ok();
+  }));
+  return out;
+}
+
 Result<IamUser> IamClient::CreateUser(const std::string& user, const std::string& path, const std::vector<Tag>& tags) {
   QueryParams params{{"UserName", user}, {"Path", path}};
   for (size_t i = 0; i < tags.size(); ++i) {

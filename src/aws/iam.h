@@ -51,6 +51,12 @@ struct IamGroup {
   std::string arn;
 };
 
+struct SimulatedDecision {
+  std::string action;    // "iam:CreateAccessKey"
+  std::string decision;  // "allowed" | "explicitDeny" | "implicitDeny"
+  bool allowed() const { return decision == "allowed"; }
+};
+
 // IAM user names: [\w+=,.@-]{1,64} for new users, up to 128 as a parameter.
 bool IsValidUserName(std::string_view name, size_t max_len = 128);
 
@@ -74,6 +80,10 @@ class IamClient : public QueryClient {
   Result<std::vector<IamGroup>> ListGroupsForUser(const std::string& user);
   // The group's members.
   Result<std::vector<IamUser>> GetGroup(const std::string& group);
+
+  // What the principal's policies allow, one decision per action (all resources).
+  Result<std::vector<SimulatedDecision>> SimulatePrincipalPolicy(const std::string& policy_source_arn,
+                                                                 const std::vector<std::string>& actions);
 
   // Used by the demo and tests to build fleets.
   Result<IamUser> CreateUser(const std::string& user, const std::string& path = "/", const std::vector<Tag>& tags = {});

@@ -73,4 +73,23 @@ std::string UserNameFromArn(std::string_view arn) {
   return std::string(resource.substr(slash + 1));
 }
 
+std::string PolicySourceArn(std::string_view arn) {
+  if (!UserNameFromArn(arn).empty()) return std::string(arn);
+  // arn:PARTITION:sts::ACCOUNT:assumed-role/ROLE/SESSION
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (int i = 0; i < 5; ++i) {
+    size_t colon = arn.find(':', start);
+    if (colon == std::string_view::npos) return "";
+    parts.emplace_back(arn.substr(start, colon - start));
+    start = colon + 1;
+  }
+  std::string_view resource = arn.substr(start);
+  if (parts[0] != "arn" || parts[2] != "sts" || resource.substr(0, 13) != "assumed-role/") return "";
+  std::string_view rest = resource.substr(13);
+  size_t slash = rest.find('/');
+  if (slash == std::string_view::npos || slash == 0) return "";
+  return "arn:" + parts[1] + ":iam::" + parts[4] + ":role/" + std::string(rest.substr(0, slash));
+}
+
 }  // namespace keyrotor::aws

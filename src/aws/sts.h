@@ -43,4 +43,10 @@ class StsClient : public QueryClient {
 // empty when the ARN is not an IAM user's.
 std::string UserNameFromArn(std::string_view arn);
 
+// The IAM ARN whose policies apply to a caller: a user's ARN as is; for an
+// assumed role "arn:aws:sts::ACCT:assumed-role/ROLE/SESSION" the role's
+// "arn:aws:iam::ACCT:role/ROLE" (a role path, absent from the session ARN,
+// is not recovered). Empty for anything else.
+std::string PolicySourceArn(std::string_view caller_arn);
+
 }  // namespace keyrotor::aws

@@ -14,6 +14,7 @@ int Main(int argc, char** argv) {
   RegisterSandboxCommand(app);
   RegisterDemoCommand(app);
   RegisterWhoamiCommand(app);
+  RegisterDoctorCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {

@@ -48,5 +48,6 @@ void RegisterProfilesCommand(CLI::App& app);
 void RegisterSandboxCommand(CLI::App& app);
 void RegisterDemoCommand(CLI::App& app);
 void RegisterWhoamiCommand(CLI::App& app);
+void RegisterDoctorCommand(CLI::App& app);
 
 }  // namespace keyrotor::cli

@@ -58,7 +58,7 @@ class CliTest : public ::testing::Test {
 TEST_F(CliTest, HelpListsTheCommands) {
   auto r = RunProcess({KeyrotorBinary(), "--help"}, env_);
   EXPECT_EQ(r.exit_code, 0);
-  for (const char* cmd : {"profiles", "sandbox", "demo", "whoami"}) EXPECT_NE(r.out.find(cmd), std::string::npos) << cmd;
+  for (const char* cmd : {"profiles", "sandbox", "demo", "whoami", "doctor"}) EXPECT_NE(r.out.find(cmd), std::string::npos) << cmd;
   auto rotate_help = RunProcess({KeyrotorBinary(), "profiles", "rotate", "--help"}, env_);
   EXPECT_EQ(rotate_help.exit_code, 0);
   EXPECT_NE(rotate_help.out.find("--remove"), std::string::npos);
@@ -147,6 +147,44 @@ TEST_F(CliTest, WhoamiNamesTheProviderNeverTheSecret) {
   EXPECT_EQ(none.exit_code, 2);
   EXPECT_NE(none.err.find("instance metadata is disabled"), std::string::npos) << none.err;
   sandbox->Stop();
+}
+
+TEST_F(CliTest, DoctorNamesEachMissingPermission) {
+  sandbox::SandboxOptions options;
+  auto server = sandbox::SandboxServer::Start(options);
+  ASSERT_TRUE(server.ok());
+  auto& sb = (*server)->sandbox();
+  auto admin = sb.CreateAdmin("doc-admin");
+  auto self = sb.CreateUserWithKey("doc-self");
+  auto none = sb.CreateUserWithKey("doc-none");
+  ASSERT_TRUE(self.ok() && none.ok());
+  ASSERT_TRUE(sb.SetUserPermissions("doc-none", sandbox::UserPermissions::kNone).ok());
+  auto run = [&](const sandbox::Sandbox::IssuedKey& key, std::vector<std::string> extra = {}) {
+    auto env = env_;
+    env["AWS_ACCESS_KEY_ID"] = key.access_key_id;
+    env["AWS_SECRET_ACCESS_KEY"] = key.secret.reveal();
+    std::vector<std::string> argv = {KeyrotorBinary(), "doctor", "--endpoint-url", (*server)->endpoint()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    auto r = RunProcess(argv, env);
+    ExpectNoSecrets({key.secret.reveal()}, r.out + r.err);
+    return r;
+  };
+  auto ok = run(admin, {"--check", "iam", "--check", "secretsmanager", "--check", "sns"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  EXPECT_NE(ok.out.find("0 of 16 permissions missing"), std::string::npos) << ok.out;
+  EXPECT_NE(ok.out.find("ok       secretsmanager:PutSecretValue"), std::string::npos) << ok.out;
+
+  // A self-managing user may not run the simulator itself; an admin checks it.
+  auto partial = run(admin, {"--principal", "arn:aws:iam::123456789012:user/doc-self"});
+  EXPECT_EQ(partial.exit_code, 1) << partial.out << partial.err;
+  EXPECT_NE(partial.out.find("MISSING  iam:ListUsers"), std::string::npos) << partial.out;
+  EXPECT_NE(partial.out.find("ok       iam:CreateAccessKey"), std::string::npos) << partial.out;
+
+  auto unchecked = run(*none);
+  EXPECT_EQ(unchecked.exit_code, 1);
+  EXPECT_NE(unchecked.out.find("UNCHECKED"), std::string::npos) << unchecked.out;
+  EXPECT_NE(unchecked.out.find("iam:CreateAccessKey"), std::string::npos) << unchecked.out;
+  (*server)->Stop();
 }
 
 TEST_F(CliTest, DemoRotatesAndPrintsNoSecret) {
