@@ -42,6 +42,7 @@ struct ClientContext {
   Clock* clock = Clock::Real();
   RetryOptions retry;
   RetryQuota* quota = nullptr;  // nullptr: no quota
+  AdaptiveRateLimiter* rate_limiter = nullptr;  // retry_mode "adaptive"; nullptr: standard
   TransportOptions timeouts;
 };
 

@@ -198,6 +198,41 @@ TEST(RetryTest, BackoffIsCappedFullJitter) {
   EXPECT_EQ(zero.Backoff(5).count(), 0);
 }
 
+TEST(RetryTest, AdaptiveLimiterIsDormantUntilThrottledThenPaces) {
+  FakeClock clock{TimePoint{} + std::chrono::hours(1)};
+  AdaptiveRateLimiter limiter(&clock);
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(limiter.Acquire().count(), 0);
+  EXPECT_FALSE(limiter.enabled());
+  limiter.OnResponse(/*throttled=*/true);
+  ASSERT_TRUE(limiter.enabled());
+  double throttled_rate = limiter.rate();
+  EXPECT_GT(throttled_rate, 0);
+  // Paced: 20 sends now take about 20 / rate seconds of (fake) time.
+  TimePoint start = clock.Now();
+  for (int i = 0; i < 20; ++i) limiter.Acquire();
+  double seconds = std::chrono::duration<double>(clock.Now() - start).count();
+  EXPECT_GE(seconds, 19.0 / throttled_rate - 0.1);
+  // Successes raise the rate; another throttle cuts it again.
+  for (int i = 0; i < 10; ++i) limiter.OnResponse(false);
+  EXPECT_GT(limiter.rate(), throttled_rate);
+  double before = limiter.rate();
+  limiter.OnResponse(true);
+  EXPECT_LT(limiter.rate(), before);
+}
+
+TEST_F(ClientTest, AdaptiveModeSlowsDownAfterThrottling) {
+  AdaptiveRateLimiter limiter(&clock_);
+  ClientContext ctx = Context();
+  ctx.rate_limiter = &limiter;
+  ctx.retry.max_attempts = 5;
+  IamClient iam(ctx, {"http://127.0.0.1:1/", {"us-east-1", "iam"}, "test"});
+  transport_.Push(400, kThrottled);
+  transport_.Push(200, kListEmpty);
+  ASSERT_TRUE(iam.ListAccessKeys("alice").ok());
+  EXPECT_TRUE(limiter.enabled());
+  EXPECT_EQ(transport_.requests().size(), 2u);
+}
+
 TEST(RetryTest, QuotaRunsOut) {
   RetryQuota quota;
   int granted = 0;

@@ -72,4 +72,62 @@ Duration RetryStrategy::Backoff(int attempt) {
   return Duration(static_cast<Duration::rep>(random_() * cap));
 }
 
+AdaptiveRateLimiter::AdaptiveRateLimiter(Clock* clock, double min_rate) : clock_(clock), min_rate_(min_rate) {}
+
+bool AdaptiveRateLimiter::enabled() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return enabled_;
+}
+
+double AdaptiveRateLimiter::rate() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return rate_;
+}
+
+void AdaptiveRateLimiter::RefillLocked(TimePoint now) {
+  double elapsed = std::chrono::duration<double>(now - last_refill_).count();
+  if (elapsed > 0) tokens_ = std::min(tokens_ + elapsed * rate_, std::max(1.0, rate_));
+  last_refill_ = now;
+}
+
+Duration AdaptiveRateLimiter::Acquire() {
+  Duration wait{0};
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    TimePoint now = clock_->Now();
+    if (now - window_start_ >= std::chrono::seconds(1)) {
+      double seconds = std::chrono::duration<double>(now - window_start_).count();
+      measured_rate_ = window_start_ == TimePoint{} ? 0 : window_sends_ / seconds;
+      window_start_ = now;
+      window_sends_ = 0;
+    }
+    ++window_sends_;
+    if (!enabled_) return wait;
+    RefillLocked(now);
+    tokens_ -= 1;
+    if (tokens_ < 0) wait = Duration(static_cast<Duration::rep>(-tokens_ / rate_ * 1000.0));
+  }
+  if (wait.count() > 0) clock_->SleepFor(wait);
+  return wait;
+}
+
+void AdaptiveRateLimiter::OnResponse(bool throttled) {
+  std::lock_guard<std::mutex> lock(mu_);
+  TimePoint now = clock_->Now();
+  if (throttled) {
+    double base = enabled_ ? std::min(rate_, std::max(measured_rate_, min_rate_)) : std::max(measured_rate_, 2.0);
+    if (!enabled_) {
+      enabled_ = true;
+      last_refill_ = now;
+      tokens_ = 0;
+    } else {
+      RefillLocked(now);
+    }
+    rate_ = std::max(min_rate_, base * 0.7);
+  } else if (enabled_) {
+    RefillLocked(now);
+    rate_ += 0.5;  // additive increase per success
+  }
+}
+
 }  // namespace keyrotor::aws

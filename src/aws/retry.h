@@ -40,6 +40,36 @@ class RetryQuota {
   int tokens_ = 500;
 };
 
+// "adaptive" retry mode's client-side rate limiter: dormant until the service
+// first throttles; then sends are paced by a token bucket whose rate drops
+// multiplicatively (x0.7 of the rate actually sent) on each throttle and
+// grows additively on success. botocore grows it along a CUBIC curve; AIMD
+// has the same fixed point (just under the service's limit) with less state.
+class AdaptiveRateLimiter {
+ public:
+  explicit AdaptiveRateLimiter(Clock* clock, double min_rate = 0.5);
+  // Waits (through the clock) until a send may go; returns how long it waited.
+  Duration Acquire();
+  void OnResponse(bool throttled);
+  bool enabled() const;
+  double rate() const;  // tokens per second, while enabled
+
+ private:
+  void RefillLocked(TimePoint now);
+
+  Clock* clock_;
+  const double min_rate_;
+  mutable std::mutex mu_;
+  bool enabled_ = false;
+  double rate_ = 0;
+  double tokens_ = 0;  // may go negative: callers reserve, then sleep outside the lock
+  TimePoint last_refill_{};
+  // Sends in the current one-second window, to learn the rate actually sent.
+  TimePoint window_start_{};
+  int window_sends_ = 0;
+  double measured_rate_ = 0;
+};
+
 class RetryStrategy {
  public:
   // `random` returns a uniform value in [0,1); the default uses a thread-local engine.

@@ -65,6 +65,10 @@ Result<aws::ClientFactory> BuildClientFactory(const GlobalFlags& flags, const En
   context.retry = settings.retry;
   static aws::RetryQuota quota;
   context.quota = &quota;
+  if (settings.retry_mode == "adaptive") {
+    static aws::AdaptiveRateLimiter limiter(Clock::Real());
+    context.rate_limiter = &limiter;
+  }
   aws::ClientFactory factory(context, settings.region, settings.endpoints, env);
   if (with_credentials) {
     // The chain's own STS calls (AssumeRole, web identity) use the same
