@@ -134,7 +134,7 @@ class ProfileResolver {
         auto provider = std::make_shared<WebIdentityCredentialsProvider>(*ctx_.unsigned_clients, options);
         return ResolvedCredentials{Cached(ctx_, provider),
                                    "web identity " + role_arn + " (profile " + profile + ", " +
-                                       Where(profile, "web_identity_token_file") + ")"};
+                                       Where(profile, "web_identity_token_file") + ")", "assume-role-with-web-identity"};
       }
       return Status::InvalidArgument(Where(profile, "role_arn") + ": profile '" + profile +
                                      "' has role_arn but neither source_profile nor credential_source");
@@ -173,7 +173,7 @@ class ProfileResolver {
     auto provider = std::make_shared<AssumeRoleCredentialsProvider>(*ctx_.unsigned_clients, source.provider, options);
     return ResolvedCredentials{Cached(ctx_, provider),
                                "assume-role " + role_arn + " (profile " + profile + ", " + Where(profile, "role_arn") +
-                                   ") from " + source.source};
+                                   ") from " + source.source, "assume-role"};
   }
 
   Result<ResolvedCredentials> CredentialSource(const std::string& profile, const std::string& source) {
@@ -183,7 +183,7 @@ class ProfileResolver {
         return Status::NotFound(Where(profile, "credential_source") +
                                 ": credential_source Environment, but AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are unset");
       }
-      return ResolvedCredentials{Static(*keys), "environment"};
+      return ResolvedCredentials{Static(*keys), "environment", "env"};
     }
     if (source == "Ec2InstanceMetadata") return Imds();
     if (source == "EcsContainer") return Container();
@@ -207,7 +207,7 @@ class ProfileResolver {
     }
     if (auto keys = FileKeys(ctx_.files->credentials, FileKind::kCredentials, profile)) {
       if (!keys->ok()) return keys->status();
-      return ResolvedCredentials{Static(**keys), (**keys).provider};
+      return ResolvedCredentials{Static(**keys), (**keys).provider, "shared-credentials-file"};
     }
     if (auto command = ctx_.files->Get(profile, "credential_process")) {
       ProcessOptions options;
@@ -216,11 +216,11 @@ class ProfileResolver {
       options.env = ctx_.env;
       return ResolvedCredentials{Cached(ctx_, std::make_shared<ProcessCredentialsProvider>(options)),
                                  "credential_process (profile " + profile + ", " + Where(profile, "credential_process") +
-                                     ")"};
+                                     ")", "custom-process"};
     }
     if (auto keys = FileKeys(ctx_.files->config, FileKind::kConfig, profile)) {
       if (!keys->ok()) return keys->status();
-      return ResolvedCredentials{Static(**keys), (**keys).provider};
+      return ResolvedCredentials{Static(**keys), (**keys).provider, "config-file"};
     }
     return Status::NotFound("profile '" + profile + "' has no credentials (no keys, role or credential_process)");
   }
@@ -231,14 +231,14 @@ class ProfileResolver {
     options.env = ctx_.env;
     options.clock = ctx_.clock;
     return ResolvedCredentials{
-        Cached(ctx_, std::make_shared<ContainerCredentialsProvider>(ctx_.transport, options)), "container credentials"};
+        Cached(ctx_, std::make_shared<ContainerCredentialsProvider>(ctx_.transport, options)), "container credentials", "container-role"};
   }
   Result<ResolvedCredentials> Imds() {
     ImdsOptions options;
     options.env = ctx_.env;
     options.config_endpoint = ctx_.files->Get(ctx_.settings.profile, "ec2_metadata_service_endpoint").value_or("");
     return ResolvedCredentials{Cached(ctx_, std::make_shared<ImdsCredentialsProvider>(ctx_.transport, options)),
-                               "EC2 instance metadata (IMDSv2)"};
+                               "EC2 instance metadata (IMDSv2)", "iam-role"};
   }
 
  private:
@@ -255,7 +255,7 @@ Result<ResolvedCredentials> ResolveCredentialChain(const ChainContext& ctx) {
   }
   const std::string& profile = ctx.settings.profile;
   if (!ctx.settings.profile_explicit) {
-    if (auto keys = EnvironmentKeys(ctx.env)) return ResolvedCredentials{Static(*keys), "environment"};
+    if (auto keys = EnvironmentKeys(ctx.env)) return ResolvedCredentials{Static(*keys), "environment", "env"};
   }
   ProfileResolver resolver(ctx);
   bool have_profile = ctx.files->HasProfile(profile);
@@ -269,7 +269,7 @@ Result<ResolvedCredentials> ResolveCredentialChain(const ChainContext& ctx) {
     options.session_name = EnvValue(ctx.env, "AWS_ROLE_SESSION_NAME").value_or("");
     auto provider = std::make_shared<WebIdentityCredentialsProvider>(*ctx.unsigned_clients, options);
     return ResolvedCredentials{Cached(ctx, provider),
-                               "web identity " + *role_arn + " (AWS_WEB_IDENTITY_TOKEN_FILE)"};
+                               "web identity " + *role_arn + " (AWS_WEB_IDENTITY_TOKEN_FILE)", "assume-role-with-web-identity"};
   }
   if (have_profile) {
     Result<ResolvedCredentials> from_profile = resolver.Resolve(profile);

@@ -36,6 +36,10 @@ struct ChainContext {
 struct ResolvedCredentials {
   std::shared_ptr<aws::CredentialsProvider> provider;
   std::string source;  // which provider, which profile and where: never a secret
+  // botocore's name for the provider (Credentials.method): "env", "assume-role",
+  // "assume-role-with-web-identity", "shared-credentials-file", "custom-process",
+  // "config-file", "container-role", "iam-role".
+  std::string method;
 };
 
 Result<ResolvedCredentials> ResolveCredentialChain(const ChainContext& context);
