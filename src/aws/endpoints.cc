@@ -12,6 +12,7 @@ constexpr ServiceInfo kServices[] = {
     {Service::kSecretsManager, "secretsmanager", "SECRETS_MANAGER", "secrets_manager"},
     {Service::kSsm, "ssm", "SSM", "ssm"},
     {Service::kSns, "sns", "SNS", "sns"},
+    {Service::kSso, "awsssoportal", "SSO", "sso"},
 };
 
 std::string DnsSuffix(const std::string& region) {
@@ -61,6 +62,11 @@ Result<ServiceEndpoint> ResolveEndpoint(Service service, const std::string& regi
     if (StartsWith(region, "cn-")) return ServiceEndpoint{"https://iam.cn-north-1.amazonaws.com.cn/", {"cn-north-1", "iam"}, "default"};
     if (StartsWith(region, "us-gov-")) return ServiceEndpoint{"https://iam.us-gov.amazonaws.com/", {"us-gov-west-1", "iam"}, "default"};
     return ServiceEndpoint{"https://iam.amazonaws.com/", {"us-east-1", "iam"}, "default"};
+  }
+  if (service == Service::kSso) {
+    if (region.empty()) return Status::InvalidArgument("no sso_region for the IAM Identity Center portal");
+    return ServiceEndpoint{"https://portal.sso." + region + "." + DnsSuffix(region) + "/", {region, info.signing_name},
+                           "default"};
   }
   if (service == Service::kSts && region.empty()) {
     // With no region at all, STS's legacy global endpoint (signing us-east-1)

@@ -13,7 +13,8 @@
 
 namespace keyrotor::aws {
 
-enum class Service { kIam, kSts, kSecretsManager, kSsm, kSns };
+// kSso is IAM Identity Center's portal (GetRoleCredentials), used unsigned.
+enum class Service { kIam, kSts, kSecretsManager, kSsm, kSns, kSso };
 
 struct ServiceInfo {
   Service service;

@@ -6,6 +6,7 @@
 #include "credentials/container_provider.h"
 #include "credentials/imds_provider.h"
 #include "credentials/process_provider.h"
+#include "credentials/sso_provider.h"
 #include "credentials/web_identity_provider.h"
 
 namespace keyrotor::credentials {
@@ -197,14 +198,52 @@ class ProfileResolver {
     return FileKeys(ctx_.files->config, FileKind::kConfig, profile);
   }
 
-  Result<ResolvedCredentials> NonRole(const std::string& profile) {
-    for (const char* key : {"sso_session", "sso_start_url"}) {
-      if (ctx_.files->Get(profile, key)) {
-        return Status::FailedPrecondition(Where(profile, key) + ": profile '" + profile +
-                                          "' is an IAM Identity Center (SSO) profile, which this build does not "
-                                          "resolve yet; use a role or static profile");
+  // IAM Identity Center: [profile X] with sso_session (and an
+  // [sso-session NAME] section) or the legacy sso_start_url/sso_region keys.
+  Result<ResolvedCredentials> Sso(const std::string& profile) {
+    SsoOptions options;
+    options.profile = profile;
+    options.clock = ctx_.clock;
+    options.cache_dir = ExpandHome("~/.aws/sso/cache", ctx_.env);
+    if (auto session = ctx_.files->Get(profile, "sso_session")) {
+      std::string section = "sso-session " + *session;
+      if (!ctx_.files->config || !ctx_.files->config->HasSection(section)) {
+        return Status::InvalidArgument(Where(profile, "sso_session") + ": no [" + section + "] section");
+      }
+      options.session_name = *session;
+      options.start_url = ctx_.files->config->Get(section, "sso_start_url").value_or("");
+      options.sso_region = ctx_.files->config->Get(section, "sso_region").value_or("");
+      if (options.start_url.empty() || options.sso_region.empty()) {
+        return Status::InvalidArgument(ctx_.files->config->path() + ":" +
+                                       std::to_string(ctx_.files->config->LineOf(section)) + ": [" + section +
+                                       "] needs sso_start_url and sso_region");
+      }
+    } else {
+      options.start_url = ctx_.files->Get(profile, "sso_start_url").value_or("");
+      options.sso_region = ctx_.files->Get(profile, "sso_region").value_or("");
+      if (options.sso_region.empty()) {
+        return Status::InvalidArgument(Where(profile, "sso_start_url") + ": profile '" + profile +
+                                       "' has sso_start_url but no sso_region");
       }
     }
+    options.account_id = ctx_.files->Get(profile, "sso_account_id").value_or("");
+    options.role_name = ctx_.files->Get(profile, "sso_role_name").value_or("");
+    if (options.account_id.empty() || options.role_name.empty()) {
+      return Status::InvalidArgument(Where(profile, options.session_name.empty() ? "sso_start_url" : "sso_session") +
+                                     ": SSO profile '" + profile + "' needs sso_account_id and sso_role_name");
+    }
+    KR_ASSIGN_OR_RETURN(aws::ServiceEndpoint portal,
+                        aws::ResolveEndpoint(aws::Service::kSso, options.sso_region, ctx_.settings.endpoints, ctx_.env));
+    options.portal_url = portal.url;
+    std::string where = Where(profile, options.session_name.empty() ? "sso_start_url" : "sso_session");
+    return ResolvedCredentials{Cached(ctx_, std::make_shared<SsoCredentialsProvider>(ctx_.transport, options)),
+                               "SSO role " + options.role_name + " in " + options.account_id + " (profile " + profile +
+                                   ", " + where + ")",
+                               "sso"};
+  }
+
+  Result<ResolvedCredentials> NonRole(const std::string& profile) {
+    if (ctx_.files->Get(profile, "sso_session") || ctx_.files->Get(profile, "sso_start_url")) return Sso(profile);
     if (auto keys = FileKeys(ctx_.files->credentials, FileKind::kCredentials, profile)) {
       if (!keys->ok()) return keys->status();
       return ResolvedCredentials{Static(**keys), (**keys).provider, "shared-credentials-file"};

@@ -3,6 +3,7 @@
 //   -> the profile's role (role_arn with source_profile, credential_source or
 //      web_identity_token_file; chains of roles, cycles refused)
 //   -> web identity from AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN
+//   -> the profile's IAM Identity Center (SSO) role, from the token cache
 //   -> the profile's static keys in the credentials file
 //   -> the profile's credential_process
 //   -> the profile's static keys in the config file
@@ -37,7 +38,7 @@ struct ResolvedCredentials {
   std::shared_ptr<aws::CredentialsProvider> provider;
   std::string source;  // which provider, which profile and where: never a secret
   // botocore's name for the provider (Credentials.method): "env", "assume-role",
-  // "assume-role-with-web-identity", "shared-credentials-file", "custom-process",
+  // "assume-role-with-web-identity", "sso", "shared-credentials-file", "custom-process",
   // "config-file", "container-role", "iam-role".
   std::string method;
 };

@@ -7,6 +7,8 @@
 
 #include "aws/curl_transport.h"
 #include "base/file_util.h"
+#include "credentials/sso_provider.h"
+#include "net/http_server.h"
 #include "sandbox/server.h"
 #include "support/process.h"
 #include "support/sandbox_clients.h"
@@ -199,13 +201,113 @@ TEST_F(ChainTest, SettingsOnlyProfileFallsThroughToContainerThenInstance) {
       << fetched.status().ToString();
 }
 
-TEST_F(ChainTest, SsoProfilesGetAClearMessage) {
-  Write("config", "[profile sso]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = Admin\n"
-                  "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n");
+// A fake IAM Identity Center portal: GetRoleCredentials for one bearer token.
+class SsoChainTest : public ChainTest {
+ protected:
+  void SetUp() override {
+    ChainTest::SetUp();
+    auto portal = net::HttpServer::Start({}, [this](const aws::HttpRequest& req, net::ResponseControl&) {
+      aws::HttpResponse r;
+      seen_.push_back(req.url);
+      const std::string* bearer = aws::FindHeader(req.headers, "x-amz-sso_bearer_token");
+      if (!bearer || *bearer != kToken) {
+        r.status = 401;
+        r.body = R"({"message":"Session token not found or invalid"})";
+        r.headers.emplace_back("x-amzn-ErrorType", "UnauthorizedException");
+        return r;
+      }
+      r.status = 200;
+      r.body = R"({"roleCredentials":{"accessKeyId":"ASIASSOEXAMPLE000000","secretAccessKey":")" + std::string(kSsoSecret) +
+               R"(","sessionToken":"sso-session-token","expiration":)" +
+               std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  (Clock::Real()->Now() + std::chrono::hours(1)).time_since_epoch())
+                                  .count()) +
+               "}}";
+      return r;
+    });
+    ASSERT_TRUE(portal.ok());
+    portal_ = std::move(portal).value();
+    env_["AWS_ENDPOINT_URL_SSO"] = portal_->endpoint();
+    std::filesystem::create_directories(dir_ + "/.aws/sso/cache");
+  }
+  void TearDown() override {
+    portal_->Stop();
+    ChainTest::TearDown();
+  }
+  // The CLI's cache file for `key` (session name or start URL), as `aws sso login` writes it.
+  void WriteToken(const std::string& key, const std::string& token, TimePoint expires) {
+    SsoOptions o;
+    o.session_name = key;
+    o.cache_dir = dir_ + "/.aws/sso/cache";
+    std::string path = SsoCredentialsProvider(nullptr, o).CacheFile();
+    ASSERT_TRUE(AtomicWriteFile(path, R"({"startUrl":"https://corp.awsapps.com/start","region":"us-east-1",)"
+                                      R"("accessToken":")" + token + R"(","expiresAt":")" + FormatIso8601(expires) +
+                                          "\"}",
+                                {})
+                    .ok());
+  }
+  static constexpr char kToken[] = "sso-access-token-123";
+  static constexpr char kSsoSecret[] = "SsoSecretKeyExampleSsoSecretKeyExample12";
+  std::unique_ptr<net::HttpServer> portal_;
+  std::vector<std::string> seen_;
+};
+
+constexpr char kSsoConfig[] =
+    "[profile sso]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = Admin\n"
+    "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n"
+    "[profile legacy]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n"
+    "sso_account_id = 123456789012\nsso_role_name = ReadOnly\n"
+    "[profile incomplete]\nsso_session = corp\nsso_role_name = Admin\n";
+
+TEST_F(SsoChainTest, SessionProfileExchangesTheCachedToken) {
+  Write("config", kSsoConfig);
+  WriteToken("corp", kToken, Clock::Real()->Now() + std::chrono::hours(8));
   auto r = Resolve("sso");
-  ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().ToString().find("config:2"), std::string::npos) << r.status().ToString();
-  EXPECT_NE(r.status().ToString().find("SSO"), std::string::npos);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->method, "sso");
+  EXPECT_NE(r->source.find("SSO role Admin in 123456789012 (profile sso, "), std::string::npos) << r->source;
+  auto creds = r->provider->GetCredentials();
+  ASSERT_TRUE(creds.ok()) << creds.status().ToString();
+  EXPECT_EQ(creds->access_key_id, "ASIASSOEXAMPLE000000");
+  EXPECT_TRUE(creds->IsTemporary());
+  ASSERT_TRUE(creds->expiration.has_value());
+  ASSERT_EQ(seen_.size(), 1u);
+  EXPECT_NE(seen_[0].find("/federation/credentials?account_id=123456789012&role_name=Admin"), std::string::npos);
+}
+
+TEST_F(SsoChainTest, LegacyProfileUsesTheStartUrlCacheKey) {
+  Write("config", kSsoConfig);
+  WriteToken("https://corp.awsapps.com/start", kToken, Clock::Real()->Now() + std::chrono::hours(8));
+  auto r = Resolve("legacy");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->provider->GetCredentials().ok());
+}
+
+TEST_F(SsoChainTest, ExpiredMissingOrRefusedTokensSayHowToLogIn) {
+  Write("config", kSsoConfig);
+  auto missing = Resolve("sso");
+  ASSERT_TRUE(missing.ok());
+  auto no_token = missing->provider->GetCredentials();
+  ASSERT_FALSE(no_token.ok());
+  EXPECT_NE(no_token.status().ToString().find("aws sso login --profile sso"), std::string::npos)
+      << no_token.status().ToString();
+
+  WriteToken("corp", kToken, Clock::Real()->Now() - std::chrono::minutes(1));
+  auto expired = Resolve("sso")->provider->GetCredentials();
+  ASSERT_FALSE(expired.ok());
+  EXPECT_NE(expired.status().ToString().find("expired"), std::string::npos) << expired.status().ToString();
+
+  WriteToken("corp", "revoked-token", Clock::Real()->Now() + std::chrono::hours(1));
+  auto refused = Resolve("sso")->provider->GetCredentials();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().ToString().find("refused the SSO token"), std::string::npos);
+  for (const auto* s : {&no_token, &expired, &refused}) {
+    EXPECT_EQ(s->status().ToString().find("revoked-token"), std::string::npos);
+    EXPECT_EQ(s->status().ToString().find(kToken), std::string::npos);
+  }
+  auto incomplete = Resolve("incomplete");
+  ASSERT_FALSE(incomplete.ok());
+  EXPECT_NE(incomplete.status().ToString().find("config:14"), std::string::npos) << incomplete.status().ToString();
 }
 
 TEST_F(ChainTest, CredentialsFileOverridesConfigFile) {
