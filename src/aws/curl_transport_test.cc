@@ -136,3 +136,46 @@ TEST(CurlTransportTest, PlainHttpToRemoteHostsIsRefusedBeforeSending) {
 
 }  // namespace
 }  // namespace keyrotor::aws
+
+#include <filesystem>
+
+#include "aws/retry.h"
+#include "support/process.h"
+#include "support/tls_server.h"
+
+namespace keyrotor::aws {
+namespace {
+
+// TLS verification is always on: an unknown issuer fails, not retryably, and
+// a CA bundle (AWS_CA_BUNDLE / ca_bundle) makes the same server trusted.
+TEST(CurlTransportTlsTest, VerificationIsAlwaysOnAndCaBundleIsHonoured) {
+  std::string dir = keyrotor::testing::MakeTempDir("keyrotor-tls");
+  std::string ca = dir + "/ca.pem";
+  auto server = keyrotor::testing::TlsServer::Start(ca);
+  HttpRequest req;
+  req.method = "GET";
+  req.url = server->url();
+
+  CurlTransport system_store;
+  auto untrusted = system_store.Send(req, {});
+  ASSERT_FALSE(untrusted.ok());
+  EXPECT_EQ(untrusted.status().code(), StatusCode::kFailedPrecondition) << untrusted.status().ToString();
+  EXPECT_EQ(Classify(untrusted.status(), true), RetryClass::kNone);
+
+  CurlTransport with_bundle({ca, 4});
+  auto trusted = with_bundle.Send(req, {});
+  ASSERT_TRUE(trusted.ok()) << trusted.status().ToString();
+  EXPECT_EQ(trusted->status, 200);
+  EXPECT_EQ(trusted->body, "ok");
+
+  // The certificate names 127.0.0.1 and localhost only: another name fails.
+  HttpRequest wrong_name;
+  wrong_name.method = "GET";
+  wrong_name.url = "https://127.0.0.2:" + std::to_string(server->port()) + "/";
+  EXPECT_FALSE(with_bundle.Send(wrong_name, {}).ok());
+  server.reset();
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace keyrotor::aws

@@ -22,20 +22,27 @@ Provider Cached(const ChainContext& ctx, Provider inner) {
 
 Provider Static(aws::Credentials c) { return std::make_shared<aws::StaticCredentialsProvider>(std::move(c)); }
 
-std::optional<aws::Credentials> EnvironmentKeys(const EnvMap& env) {
+// botocore's EnvProvider: both halves or neither (a lone half is an error,
+// not a reason to fall through to other keys); AWS_SECURITY_TOKEN is tried
+// before AWS_SESSION_TOKEN (its TOKENS order).
+Result<std::optional<aws::Credentials>> EnvironmentKeys(const EnvMap& env) {
   auto id = EnvValue(env, "AWS_ACCESS_KEY_ID");
   auto secret = EnvValue(env, "AWS_SECRET_ACCESS_KEY");
-  if (!id || !secret) return std::nullopt;
+  if (!id && !secret) return std::optional<aws::Credentials>();
+  if (!id || !secret) {
+    return Status::InvalidArgument(std::string("environment: partial credentials, ") +
+                                   (id ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID") + " is not set");
+  }
   aws::Credentials c;
   c.access_key_id = *id;
   c.secret_access_key = Secret(*secret);
-  if (auto token = EnvValue(env, "AWS_SESSION_TOKEN")) {
-    c.session_token = Secret(*token);
-  } else if (auto legacy = EnvValue(env, "AWS_SECURITY_TOKEN")) {
+  if (auto legacy = EnvValue(env, "AWS_SECURITY_TOKEN")) {
     c.session_token = Secret(*legacy);
+  } else if (auto token = EnvValue(env, "AWS_SESSION_TOKEN")) {
+    c.session_token = Secret(*token);
   }
   c.provider = "environment";
-  return c;
+  return std::optional<aws::Credentials>(std::move(c));
 }
 
 // Static keys from one of the two files only, as botocore's
@@ -56,8 +63,9 @@ std::optional<Result<aws::Credentials>> FileKeys(const std::optional<IniFile>& f
   aws::Credentials c;
   c.access_key_id = *id;
   c.secret_access_key = Secret(*secret);
-  auto token = file->Get(*section, "aws_session_token");
-  if (!token) token = file->Get(*section, "aws_security_token");
+  // botocore tries aws_security_token first (SharedCredentialProvider.TOKENS).
+  auto token = file->Get(*section, "aws_security_token");
+  if (!token) token = file->Get(*section, "aws_session_token");
   if (token) c.session_token = Secret(*token);
   c.provider = "profile " + profile + " (" + where + ")";
   return Result<aws::Credentials>(std::move(c));
@@ -150,7 +158,7 @@ class ProfileResolver {
                                          "' is its own source_profile but has no static keys");
         }
         if (!keys->ok()) return keys->status();
-        source = {Static(**keys), (**keys).provider};
+        source = {Static(**keys), (**keys).provider, "shared-credentials-file"};
       } else {
         KR_ASSIGN_OR_RETURN(source, Resolve(*source_profile));
       }
@@ -179,7 +187,7 @@ class ProfileResolver {
 
   Result<ResolvedCredentials> CredentialSource(const std::string& profile, const std::string& source) {
     if (source == "Environment") {
-      auto keys = EnvironmentKeys(ctx_.env);
+      KR_ASSIGN_OR_RETURN(std::optional<aws::Credentials> keys, EnvironmentKeys(ctx_.env));
       if (!keys) {
         return Status::NotFound(Where(profile, "credential_source") +
                                 ": credential_source Environment, but AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are unset");
@@ -294,7 +302,8 @@ Result<ResolvedCredentials> ResolveCredentialChain(const ChainContext& ctx) {
   }
   const std::string& profile = ctx.settings.profile;
   if (!ctx.settings.profile_explicit) {
-    if (auto keys = EnvironmentKeys(ctx.env)) return ResolvedCredentials{Static(*keys), "environment", "env"};
+    KR_ASSIGN_OR_RETURN(std::optional<aws::Credentials> keys, EnvironmentKeys(ctx.env));
+    if (keys) return ResolvedCredentials{Static(*keys), "environment", "env"};
   }
   ProfileResolver resolver(ctx);
   bool have_profile = ctx.files->HasProfile(profile);

@@ -80,9 +80,11 @@ Result<Settings> ResolveSettings(const EnvMap& env, const SharedFiles& files, co
     s.profile = overrides.profile;
     s.profile_explicit = true;
   } else {
-    s.profile = EnvValue(env, "AWS_PROFILE").value_or(EnvValue(env, "AWS_DEFAULT_PROFILE").value_or("default"));
+    // botocore looks at AWS_DEFAULT_PROFILE before AWS_PROFILE (configprovider.py).
+    s.profile = EnvValue(env, "AWS_DEFAULT_PROFILE").value_or(EnvValue(env, "AWS_PROFILE").value_or("default"));
   }
-  if ((s.profile_explicit || EnvValue(env, "AWS_PROFILE")) && !files.HasProfile(s.profile)) {
+  bool named = s.profile_explicit || EnvValue(env, "AWS_PROFILE") || EnvValue(env, "AWS_DEFAULT_PROFILE");
+  if (named && !files.HasProfile(s.profile)) {
     return Status::NotFound("profile '" + s.profile + "' is not in " + ConfigFilePath(env) + " or " +
                             CredentialsFilePath(env));
   }
