@@ -179,3 +179,83 @@ TEST(CurlTransportTlsTest, VerificationIsAlwaysOnAndCaBundleIsHonoured) {
 
 }  // namespace
 }  // namespace keyrotor::aws
+
+namespace keyrotor::aws {
+namespace {
+
+// A listener that records the first request line it receives, then hangs up.
+class RecordingProxy {
+ public:
+  RecordingProxy() {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    listen(fd_, 4);
+    socklen_t len = sizeof addr;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] {
+      int c = accept(fd_, nullptr, nullptr);
+      if (c < 0) return;
+      char buf[2048];
+      ssize_t n = read(c, buf, sizeof buf);
+      if (n > 0) {
+        std::string text(buf, static_cast<size_t>(n));
+        first_line_ = text.substr(0, text.find("\r\n"));
+      }
+      close(c);
+    });
+  }
+  ~RecordingProxy() {
+    shutdown(fd_, SHUT_RDWR);
+    close(fd_);
+    if (thread_.joinable()) thread_.join();
+  }
+  int port() const { return port_; }
+  std::string first_line() {
+    if (thread_.joinable()) thread_.join();
+    return first_line_;
+  }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+  std::string first_line_;
+};
+
+// Sets an environment variable for one scope (curl reads proxies from the process environment).
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) { setenv(name, value.c_str(), 1); }
+  ~ScopedEnv() { unsetenv(name_); }
+
+ private:
+  const char* name_;
+};
+
+TEST(CurlTransportProxyTest, HttpsProxyIsUsedForAwsButNeverForLoopback) {
+  RecordingProxy proxy;
+  ScopedEnv https_proxy("HTTPS_PROXY", "http://127.0.0.1:" + std::to_string(proxy.port()));
+  ScopedEnv no_proxy("NO_PROXY", "sts.amazonaws.com");
+  CurlTransport transport;
+  HttpRequest req;
+  req.url = "https://iam.amazonaws.com/";
+  TransportOptions options;
+  options.total_timeout = std::chrono::milliseconds(3000);
+  EXPECT_FALSE(transport.Send(req, options).ok());  // the recording proxy hangs up
+  EXPECT_EQ(proxy.first_line(), "CONNECT iam.amazonaws.com:443 HTTP/1.1");
+
+  // A loopback endpoint is reached directly even with a proxy configured.
+  auto server = Serve([](const HttpRequest&, net::ResponseControl&) { return Ok("direct"); });
+  HttpRequest local;
+  local.url = server->endpoint() + "/";
+  auto r = transport.Send(local, {});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->body, "direct");
+}
+
+}  // namespace
+}  // namespace keyrotor::aws
