@@ -58,9 +58,7 @@ Result<Reply> CreateAccessKey(OpContext& ctx, const RoutedRequest& request) {
 Result<Reply> ListAccessKeys(OpContext& ctx, const RoutedRequest& request) {
   KR_ASSIGN_OR_RETURN(PageRequest page_request, ParsePageRequest(request.params));
   KR_ASSIGN_OR_RETURN(UserRecord * user, AuthorizedExistingUser(ctx, request.params, "iam:ListAccessKeys"));
-  std::vector<std::string> positions;
-  for (size_t i = 0; i < user->key_ids.size(); ++i) positions.push_back(PositionKey(i));
-  Page page = Paginate(positions, page_request);
+  Page page = PaginatePositions(user->key_ids.size(), page_request);
   XmlWriter xml;
   xml.Open("AccessKeyMetadata");
   for (size_t i = page.begin; i < page.end; ++i) {

@@ -83,9 +83,7 @@ Result<Reply> SimulatePrincipalPolicy(OpContext& ctx, const RoutedRequest& reque
   bool explicit_resources = !resources.empty();
   if (!explicit_resources) resources.push_back("*");
 
-  std::vector<std::string> positions;
-  for (size_t i = 0; i < actions.size(); ++i) positions.push_back(PositionKey(i));
-  Page page = Paginate(positions, page_request);
+  Page page = PaginatePositions(actions.size(), page_request);
   XmlWriter xml;
   xml.Open("EvaluationResults");
   for (size_t i = page.begin; i < page.end; ++i) {

@@ -128,9 +128,7 @@ Result<Reply> ListUserTags(OpContext& ctx, const RoutedRequest& request) {
   KR_RETURN_IF_ERROR(ValidateName(FindParam(request.params, "UserName"), "userName", 128));
   KR_ASSIGN_OR_RETURN(PageRequest page_request, ParsePageRequest(request.params));
   KR_ASSIGN_OR_RETURN(UserRecord * user, AuthorizedExistingUser(ctx, request.params, "iam:ListUserTags"));
-  std::vector<std::string> keys;
-  for (size_t i = 0; i < user->tags.size(); ++i) keys.push_back(PositionKey(i));
-  Page page = Paginate(keys, page_request);
+  Page page = PaginatePositions(user->tags.size(), page_request);
   XmlWriter xml;
   xml.Open("Tags");
   for (size_t i = page.begin; i < page.end; ++i) {

@@ -397,6 +397,13 @@ std::string PositionKey(size_t i) {
   return std::string(digits.size() < 10 ? 10 - digits.size() : 0, '0') + digits;
 }
 
+Page PaginatePositions(size_t count, const PageRequest& request) {
+  std::vector<std::string> positions;
+  positions.reserve(count);
+  for (size_t i = 0; i < count; ++i) positions.push_back(PositionKey(i));
+  return Paginate(positions, request);
+}
+
 void WritePageTail(XmlWriter& xml, const Page& page) {
   xml.Leaf("IsTruncated", page.truncated ? "true" : "false");
   if (page.truncated) xml.Leaf("Marker", page.marker);

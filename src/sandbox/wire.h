@@ -116,6 +116,8 @@ struct Page {
 Page Paginate(const std::vector<std::string>& sorted_keys, const PageRequest& request);
 // The sort key of the i-th item of a list kept in its own order (zero-padded, so it sorts as a number).
 std::string PositionKey(size_t i);
+// Paginate over `count` items kept in their own order (keys, tags, actions).
+Page PaginatePositions(size_t count, const PageRequest& request);
 void WritePageTail(XmlWriter& xml, const Page& page);  // <IsTruncated> and, when truncated, <Marker>
 
 // Standard or URL-safe alphabet, padding optional; nullopt on a bad character.
