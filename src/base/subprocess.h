@@ -1,0 +1,42 @@
+// Running a user's program (exec destinations and notifiers) without leaking:
+// the document goes on stdin, never in argv or the environment; the child gets
+// an environment stripped of our own credentials; it is killed (the whole
+// process group) when it overruns its timeout; what it prints is captured,
+// bounded, and may be redacted by the caller before anyone sees it.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/environment.h"
+#include "base/secret.h"
+#include "base/status.h"
+
+namespace keyrotor {
+
+struct SubprocessResult {
+  int exit_code = -1;  // -1 when killed by a signal
+  int signal = 0;
+  bool timed_out = false;
+  std::string out;  // at most 64 KiB each; the rest is dropped
+  std::string err;
+};
+
+// argv[0] is looked up in PATH when it has no '/'. NotFound when it cannot
+// be executed; otherwise the result, whatever the exit status.
+Result<SubprocessResult> RunSubprocess(const std::vector<std::string>& argv, const Secret& stdin_data,
+                                       const EnvMap& env, Duration timeout);
+
+// `env` without anything that holds credentials: AWS_SECRET_ACCESS_KEY,
+// AWS_SESSION_TOKEN, AWS_SECURITY_TOKEN, AWS_ACCESS_KEY_ID,
+// AWS_CONTAINER_AUTHORIZATION_TOKEN, KEYROTOR_*SECRET*, ... .
+EnvMap ChildEnvironment(const EnvMap& env);
+
+// Splits "PROGRAM ARG..." on spaces (single and double quotes group; no shell).
+Result<std::vector<std::string>> SplitCommandLine(std::string_view command);
+
+// `text` with every occurrence of each secret replaced by "****".
+std::string Redact(std::string text, const std::vector<const Secret*>& secrets);
+
+}  // namespace keyrotor

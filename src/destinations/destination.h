@@ -1,0 +1,69 @@
+// Where a new key goes so applications can read it: a credentials file,
+// Secrets Manager, SSM Parameter Store, the local vault, or a program.
+//
+// The engine calls, for each destination in order: Snapshot (what it holds
+// now, sealed into the journal), then Put. If the rotation is abandoned
+// (the key failed to verify, a later destination failed) it calls Restore
+// with the snapshot. After a crash it repeats whichever call was in flight,
+// so every call must be idempotent for the same rotation id.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "aws/clients.h"
+#include "base/clock.h"
+#include "base/secret.h"
+#include "base/status.h"
+
+namespace keyrotor::destinations {
+
+struct KeyHandoff {
+  std::string rotation_id;  // stable across retries: idempotency tokens derive from it
+  std::string account;
+  std::string user;
+  std::string access_key_id;
+  Secret secret_access_key;
+  TimePoint created{};
+  std::string previous_access_key_id;  // the key being replaced; may be empty
+};
+
+class Destination {
+ public:
+  virtual ~Destination() = default;
+  // The spec it was made from ("secretsmanager:app/key"), for output and audit. Never a secret.
+  virtual std::string Describe() const = 0;
+  // What the destination holds now, opaque to the engine (it may hold a
+  // secret: the engine only ever seals it). Empty when nothing is there.
+  virtual Result<Secret> Snapshot(const KeyHandoff& key) = 0;
+  virtual Status Put(const KeyHandoff& key) = 0;
+  // Puts back what Snapshot saw (an empty snapshot: removes what Put added, if
+  // the destination can; otherwise leaves it and says so in the status).
+  virtual Status Restore(const KeyHandoff& key, const Secret& snapshot) = 0;
+};
+
+struct DestinationOptions {
+  // Secrets Manager / SSM value: a JSON template where {{access_key_id}},
+  // {{secret_access_key}}, {{user}}, {{account}}, {{created}} are replaced
+  // (JSON-escaped). Empty: {"AccessKey": "...", "SecretKey": "..."}.
+  std::string value_template;
+  std::string kms_key_id;                   // Secrets Manager / SSM; empty = the AWS-managed key
+  Duration exec_timeout{60000};             // exec: killed after this
+  std::string vault_key_file;               // vault: empty = VAULT_PATH.key
+  EnvMap exec_env;                          // exec: the environment passed on (already stripped of secrets)
+};
+
+// Parses one --to spec:
+//   credentials-file:PATH#PROFILE   secretsmanager:NAME   ssm:/PATH
+//   vault:PATH[#ENTRY]              exec:PROGRAM [ARGS...]
+// `aws` signs Secrets Manager / SSM calls. InvalidArgument naming the spec
+// (never its secret parts: there are none) when it is malformed.
+Result<std::unique_ptr<Destination>> MakeDestination(std::string_view spec, const aws::ClientFactory& aws,
+                                                     const DestinationOptions& options);
+
+// Renders options.value_template (or the default) for `key`.
+Result<Secret> RenderValue(const std::string& value_template, const KeyHandoff& key);
+
+}  // namespace keyrotor::destinations
