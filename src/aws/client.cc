@@ -31,6 +31,8 @@ Result<HttpResponse> ServiceClient::Invoke(std::string_view operation, HttpReque
     if (response.ok() && response->status >= 200 && response->status < 300) {
       if (context_.quota) context_.quota->OnSuccess();
       if (context_.rate_limiter) context_.rate_limiter->OnResponse(false);
+      const std::string* id = FindHeader(response->headers, "x-amzn-requestid");
+      last_request_id_ = id ? *id : "";
       return response;
     }
     last = response.ok() ? ParseError(operation, *response) : response.status().WithContext(std::string(operation));
@@ -133,6 +135,7 @@ Result<QueryClient::Reply> QueryClient::Call(const std::string& action, const Qu
   }
   reply.result = root.child((action + "Result").c_str());
   reply.request_id = root.child("ResponseMetadata").child("RequestId").text().as_string();
+  if (!reply.request_id.empty()) last_request_id_ = reply.request_id;
   return reply;
 }
 

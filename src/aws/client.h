@@ -63,6 +63,9 @@ class ServiceClient {
   virtual ~ServiceClient() = default;
   const ServiceEndpoint& endpoint() const { return endpoint_; }
   const ClientContext& context() const { return context_; }
+  // The request id of the last successful call, for the audit trail (AWS
+  // support asks for it). One client per task: not synchronised.
+  const std::string& last_request_id() const { return last_request_id_; }
 
  protected:
   // Sends `request` (url and body set by the caller) with signing and retries.
@@ -72,6 +75,7 @@ class ServiceClient {
 
   ClientContext context_;
   ServiceEndpoint endpoint_;
+  std::string last_request_id_;
 };
 
 using QueryParams = std::vector<std::pair<std::string, std::string>>;

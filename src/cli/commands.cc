@@ -10,6 +10,9 @@ int Main(int argc, char** argv) {
   CLI::App app{"keyrotor: rotate AWS IAM user access keys safely, on a schedule"};
   app.set_version_flag("--version", std::string("keyrotor ") + KEYROTOR_VERSION);
   app.require_subcommand(1);
+  RegisterRotateCommand(app);
+  RegisterEventCommand(app);
+  RegisterHistoryCommand(app);
   RegisterProfilesCommand(app);
   RegisterSandboxCommand(app);
   RegisterDemoCommand(app);

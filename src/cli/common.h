@@ -49,5 +49,8 @@ void RegisterSandboxCommand(CLI::App& app);
 void RegisterDemoCommand(CLI::App& app);
 void RegisterWhoamiCommand(CLI::App& app);
 void RegisterDoctorCommand(CLI::App& app);
+void RegisterRotateCommand(CLI::App& app);
+void RegisterEventCommand(CLI::App& app);
+void RegisterHistoryCommand(CLI::App& app);
 
 }  // namespace keyrotor::cli

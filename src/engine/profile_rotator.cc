@@ -4,6 +4,7 @@
 
 #include "base/file_util.h"
 #include "credentials/ini_file.h"
+#include "engine/verify.h"
 
 namespace keyrotor::engine {
 namespace {
@@ -15,22 +16,6 @@ using Outcome = ProfileOutcome::Result;
 // Keys that make a profile something other than a static long-term key.
 constexpr const char* kNonStaticKeys[] = {"role_arn", "source_profile", "credential_process", "credential_source",
                                           "sso_session", "sso_start_url", "web_identity_token_file"};
-
-std::shared_ptr<aws::CredentialsProvider> StaticKey(const std::string& id, const Secret& secret,
-                                                    const std::string& provider) {
-  return std::make_shared<aws::StaticCredentialsProvider>(
-      aws::Credentials{id, secret, Secret(), std::nullopt, provider});
-}
-
-// IAM is eventually consistent: a new key can be refused for a few seconds.
-// Polling STS is cheap and propagation usually takes seconds: poll briskly.
-constexpr Duration kFirstPropagationWait{200};
-constexpr Duration kMaxPropagationWait{1000};
-
-bool IsPropagationError(const Status& s) {
-  return s.IsAws("InvalidClientTokenId") || s.IsAws("SignatureDoesNotMatch") || s.IsAws("AuthFailure") ||
-         s.IsAws("UnrecognizedClientException") || s.IsAws("InvalidAccessKeyId");
-}
 
 }  // namespace
 
@@ -161,43 +146,26 @@ ProfileOutcome ProfileRotator::RotateOne(const std::string& profile) {
   // 4. Verify the new key works, waiting out IAM propagation (bounded).
   aws::ClientFactory as_new =
       factory_.WithCredentials(StaticKey(out.new_key_id, created->secret_access_key, "new key of " + profile));
-  auto sts_new = as_new.Sts();
   auto iam_new = as_new.Iam();
-  if (!sts_new.ok()) return undo_create(sts_new.status());
   if (!iam_new.ok()) return undo_create(iam_new.status());
-  TimePoint deadline = clock()->Now() + options_.verify_timeout;
-  Duration wait = kFirstPropagationWait;
-  while (true) {
-    auto who = sts_new->GetCallerIdentity();
-    if (who.ok()) {
-      if (who->arn != identity->arn) {
-        return undo_create(Status::FailedPrecondition("new key answers as " + who->arn + ", expected " + identity->arn));
-      }
-      break;
-    }
-    if (!IsPropagationError(who.status()) || clock()->Now() + wait > deadline) {
-      return undo_create(who.status().WithContext("verifying the new key"));
-    }
-    clock()->SleepFor(wait);
-    wait = std::min<Duration>(wait * 2, kMaxPropagationWait);
+  auto who = VerifyKeyWorks(factory_, out.new_key_id, created->secret_access_key, options_.verify_timeout);
+  if (!who.ok()) return undo_create(who.status().WithContext("verifying the new key"));
+  if (who->arn != identity->arn) {
+    return undo_create(Status::FailedPrecondition("new key answers as " + who->arn + ", expected " + identity->arn));
   }
 
   // 5. Retire the old key, signed with the new one (the old may be refused
   //    once retired; the new must work from now on). IAM may still be
   //    propagating the new key to its own endpoint: same bounded wait.
-  wait = kFirstPropagationWait;
-  while (true) {
-    Status retired = options_.delete_old ? iam_new->DeleteAccessKey("", out.old_key_id)
-                                         : iam_new->UpdateAccessKey("", out.old_key_id, /*active=*/false);
-    if (retired.ok()) break;
-    if (!IsPropagationError(retired) || clock()->Now() + wait > deadline) {
-      out.result = Outcome::kFailed;
-      out.message = "new key " + out.new_key_id + " is in the file and works, but the old key " + out.old_key_id +
-                    " is still active: " + retired.ToString();
-      return out;
-    }
-    clock()->SleepFor(wait);
-    wait = std::min<Duration>(wait * 2, kMaxPropagationWait);
+  Status retired = RetryWhilePropagating(clock(), options_.verify_timeout, [&] {
+    return options_.delete_old ? iam_new->DeleteAccessKey("", out.old_key_id)
+                               : iam_new->UpdateAccessKey("", out.old_key_id, /*active=*/false);
+  });
+  if (!retired.ok()) {
+    out.result = Outcome::kFailed;
+    out.message = "new key " + out.new_key_id + " is in the file and works, but the old key " + out.old_key_id +
+                  " is still active: " + retired.ToString();
+    return out;
   }
   out.result = Outcome::kRotated;
   out.message = options_.delete_old ? "old key deleted" : "old key deactivated";

@@ -1,0 +1,57 @@
+// What the engine commands (rotate, event) share: the policy and hand-over
+// flags, the journal's location, and printing an outcome.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli/common.h"
+#include "engine/journal.h"
+#include "engine/rotator.h"
+
+namespace keyrotor::cli {
+
+struct EngineFlags {
+  std::string state;  // journal path; default DefaultStatePath()
+  std::string mode = "staged";
+  std::string rotate_after = "90d";
+  std::string deactivate_after = "10d";
+  std::string delete_after = "10d";
+  std::string max_age = "0";
+  std::string quiet_period = "24h";
+  std::string force_after = "30d";
+  std::string verify_timeout = "60s";
+  std::vector<std::string> exempt_tags = {"keyrotor:exempt=true"};
+  std::vector<std::string> exempt_groups;
+  bool delete_unknown_inactive = false;
+  std::vector<std::string> to;
+  std::vector<std::string> notify;
+  std::string value_template_file;
+  std::string kms_key_id;
+  std::string vault_key_file;
+  std::string webhook_secret_file;
+  std::string exec_timeout = "60s";
+  int orphan_settle_ms = 5000;
+  bool json = false;
+};
+
+// Registers the flags; `with_handover` adds --to/--notify and their options.
+void AddEngineFlags(CLI::App& app, EngineFlags& flags, bool with_handover = true);
+
+// Parses and validates every flag; InvalidArgument naming the flag.
+Result<engine::EngineOptions> BuildEngineOptions(const EngineFlags& flags, const EnvMap& env,
+                                                 aws::HttpTransport* transport);
+
+// KEYROTOR_STATE, else $XDG_STATE_HOME/keyrotor/journal.db, else
+// ~/.local/state/keyrotor/journal.db.
+std::string DefaultStatePath(const EnvMap& env);
+// Opens (creating its directory, mode 0700) the journal at `path`.
+Result<std::unique_ptr<engine::Journal>> OpenJournal(const std::string& path);
+
+// One line per outcome (or a JSON object with --json), on stdout.
+void PrintOutcome(const engine::UserOutcome& outcome, bool json);
+
+}  // namespace keyrotor::cli
