@@ -49,5 +49,6 @@ void RegisterSandboxCommand(CLI::App& app);
 void RegisterDemoCommand(CLI::App& app);
 void RegisterWhoamiCommand(CLI::App& app);
 void RegisterDoctorCommand(CLI::App& app);
+void RegisterVaultCommand(CLI::App& app);
 
 }  // namespace keyrotor::cli
