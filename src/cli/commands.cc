@@ -18,6 +18,7 @@ int Main(int argc, char** argv) {
   RegisterDemoCommand(app);
   RegisterWhoamiCommand(app);
   RegisterDoctorCommand(app);
+  RegisterVaultCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {

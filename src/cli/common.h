@@ -52,5 +52,6 @@ void RegisterDoctorCommand(CLI::App& app);
 void RegisterRotateCommand(CLI::App& app);
 void RegisterEventCommand(CLI::App& app);
 void RegisterHistoryCommand(CLI::App& app);
+void RegisterVaultCommand(CLI::App& app);
 
 }  // namespace keyrotor::cli

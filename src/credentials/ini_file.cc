@@ -656,6 +656,42 @@ Status IniFile::Remove(std::string_view section, std::string_view key) {
   return Commit(std::move(lines), section, key, std::nullopt);
 }
 
+Status IniFile::RemoveSection(std::string_view title) {
+  if (title == kDefaultSection) return Status::InvalidArgument("the [DEFAULT] section cannot be removed");
+  const Section* section = FindSection(title);
+  if (!section) return Status::NotFound("no section [" + std::string(title) + "]");
+  size_t begin = section->header_line;
+  size_t end = lines_.size();
+  for (const Section& other : sections_) {
+    if (other.header_line > begin && other.header_line < end) end = other.header_line;
+  }
+  const bool to_end = end == lines_.size();
+  if (to_end && begin > 0 && PyStrip(lines_[begin - 1].text).empty()) --begin;
+  std::vector<Line> lines = lines_;
+  lines.erase(lines.begin() + static_cast<std::ptrdiff_t>(begin), lines.begin() + static_cast<std::ptrdiff_t>(end));
+  if (to_end && !lines.empty() && lines_.back().eol.empty()) lines.back().eol.clear();
+  Result<IniFile> reparsed = FromLines(std::move(lines), path_);
+  if (!reparsed.ok()) {
+    return Status::InvalidArgument("removing [" + std::string(title) +
+                                   "] would make the file unreadable to botocore: " + reparsed.status().message());
+  }
+  // Every other section must read exactly as before.
+  std::vector<std::string> titles = Sections();
+  titles.emplace_back(kDefaultSection);
+  for (const std::string& other : titles) {
+    if (other == title) continue;
+    if (Items(other) != reparsed->Items(other) || HasSection(other) != reparsed->HasSection(other)) {
+      return Status::InvalidArgument("removing [" + std::string(title) + "] would change other settings in [" + other +
+                                     "]");
+    }
+  }
+  if (reparsed->HasSection(title)) {
+    return Status::InvalidArgument("removing [" + std::string(title) + "] would not remove it");
+  }
+  *this = std::move(reparsed).value();
+  return Status::Ok();
+}
+
 // ---- profile names ---------------------------------------------------------------
 
 // botocore's build_profile_map: a title that starts with "profile" is

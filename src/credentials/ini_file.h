@@ -100,6 +100,11 @@ class IniFile {
   // Removes the section's own `key` line with its continuation lines (and the
   // comments between them). NotFound when the section does not set the key.
   Status Remove(std::string_view section, std::string_view key);
+  // Removes section `title` (not [DEFAULT]): its header and every line up to
+  // the next section. When it is the last section, the blank line before it
+  // goes too and the file ends as it did before, so removing a section Set()
+  // appended gives back the original bytes. NotFound when absent.
+  Status RemoveSection(std::string_view title);
 
   std::string Serialize() const;
 

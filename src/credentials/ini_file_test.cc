@@ -429,6 +429,23 @@ TEST(IniFileEditTest, EditedFileParsesToTheSameModel) {
 
 // ---- profile names ---------------------------------------------------------------
 
+TEST(IniEditTest, RemoveSectionUndoesASetThatAppendedIt) {
+  for (std::string original : {"[a]\nk = v\n", "[a]\r\nk = v", "# only a comment\n", ""}) {
+    IniFile file = Parsed(original);
+    ASSERT_TRUE(file.Set("new", "aws_access_key_id", "AKIAEXAMPLE").ok());
+    ASSERT_TRUE(file.RemoveSection("new").ok());
+    EXPECT_EQ(file.Serialize(), original);
+  }
+}
+
+TEST(IniEditTest, RemoveSectionKeepsTheOthers) {
+  IniFile file = Parsed("[a]\nk = 1\n\n[b]\nk = 2\n; about c\n[c]\nk = 3\n");
+  ASSERT_TRUE(file.RemoveSection("b").ok());
+  EXPECT_EQ(file.Serialize(), "[a]\nk = 1\n\n[c]\nk = 3\n");
+  EXPECT_TRUE(file.RemoveSection("b").IsNotFound());
+  EXPECT_EQ(file.RemoveSection("DEFAULT").code(), StatusCode::kInvalidArgument);
+}
+
 TEST(IniProfileTest, CredentialsFileTitlesAreProfileNamesVerbatim) {
   EXPECT_EQ(ProfileNameOfSection("default", FileKind::kCredentials), "default");
   EXPECT_EQ(ProfileNameOfSection("profile dev", FileKind::kCredentials), "profile dev");

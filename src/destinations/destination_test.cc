@@ -1,0 +1,111 @@
+#include "destinations/destination.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "support/sandbox_clients.h"
+
+namespace keyrotor::destinations {
+namespace {
+
+constexpr char kSecret[] = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY";
+
+KeyHandoff Key() {
+  KeyHandoff key;
+  key.rotation_id = "rot-1";
+  key.account = "123456789012";
+  key.user = "alice";
+  key.access_key_id = "AKIAIOSFODNN7EXAMPLE";
+  key.secret_access_key = Secret(kSecret);
+  key.created = ParseIso8601("2026-11-25T01:02:03Z").value();
+  return key;
+}
+
+aws::ClientFactory NoAws() { return testing::SandboxClients("http://127.0.0.1:9", nullptr); }
+
+Result<std::unique_ptr<Destination>> Make(std::string_view spec, DestinationOptions options = {}) {
+  return MakeDestination(spec, NoAws(), options);
+}
+
+TEST(DestinationSpecTest, ParsesEveryKind) {
+  for (const char* spec :
+       {"credentials-file:/home/u/.aws/credentials#dev", "credentials-file:/tmp/a#b/credentials#dev",
+        "secretsmanager:app/key", "secretsmanager:app/key?kms_key_id=alias%2Fmine",
+        "secretsmanager:arn:aws:secretsmanager:us-east-1:123456789012:secret:app/key-AbCdEf", "ssm:/app/key",
+        "ssm:plain", "ssm:/app/key?kms_key_id=alias/x", "vault:/var/lib/keyrotor/vault", "vault:/tmp/v#ci"}) {
+    auto d = Make(spec);
+    ASSERT_TRUE(d.ok()) << spec << ": " << d.status().ToString();
+    EXPECT_EQ((*d)->Describe(), spec);
+  }
+}
+
+TEST(DestinationSpecTest, RefusesMalformedSpecsNamingThem) {
+  for (const char* spec : {"",
+                           "nokind",
+                           "ftp:/x",
+                           "credentials-file:/tmp/creds",
+                           "credentials-file:/tmp/creds#",
+                           "credentials-file:#dev",
+                           "credentials-file:/c#[dev]",
+                           "secretsmanager:",
+                           "secretsmanager:bad name",
+                           "secretsmanager:app?kms=x",
+                           "secretsmanager:app?kms_key_id=",
+                           "ssm:",
+                           "ssm:app/key",
+                           "ssm:/aws/key",
+                           "ssm:ssm-thing",
+                           "ssm:/app//key",
+                           "ssm:/app/k*y",
+                           "vault:",
+                           "vault:#entry",
+                           "vault:/tmp/v#"}) {
+    auto d = Make(spec);
+    ASSERT_FALSE(d.ok()) << spec;
+    EXPECT_EQ(d.status().code(), StatusCode::kInvalidArgument) << spec;
+    EXPECT_NE(d.status().message().find("'" + std::string(spec) + "'"), std::string::npos) << d.status().ToString();
+  }
+}
+
+TEST(DestinationSpecTest, ExecIsLeftToTheEngine) {
+  auto d = Make("exec:/usr/local/bin/store-key --flag");
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(RenderValueDestinationTest, DefaultIsTheClassicFormat) {
+  auto v = RenderValue("", Key());
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(v->reveal(), std::string("{\"AccessKey\":\"AKIAIOSFODNN7EXAMPLE\",\"SecretKey\":\"") + kSecret + "\"}");
+}
+
+TEST(RenderValueDestinationTest, TemplateReplacesEveryPlaceholderEscaped) {
+  KeyHandoff key = Key();
+  key.user = "we\"ird\\user";
+  auto v = RenderValue(
+      R"({"id":"{{access_key_id}}","secret":"{{ secret_access_key }}","user":"{{user}}","acct":"{{account}}",)"
+      R"("at":"{{created}}"})",
+      key);
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  auto doc = nlohmann::json::parse(v->reveal());
+  EXPECT_EQ(doc["id"], "AKIAIOSFODNN7EXAMPLE");
+  EXPECT_EQ(doc["secret"], kSecret);
+  EXPECT_EQ(doc["user"], "we\"ird\\user");
+  EXPECT_EQ(doc["acct"], "123456789012");
+  EXPECT_EQ(doc["at"], "2026-11-25T01:02:03Z");
+}
+
+TEST(RenderValueDestinationTest, BadTemplatesAreRefusedWithoutTheSecret) {
+  for (const char* tmpl : {R"({"s": {{secret_access_key}} })", R"({"s":"{{secret_access_key}}")",
+                           R"({"s":"{{secret_access_key}}","x":"{{nope}}"})", R"({"id":"{{access_key_id}}"})",
+                           R"({"s":"{{secret_access_key}")"}) {
+    auto v = RenderValue(tmpl, Key());
+    ASSERT_FALSE(v.ok()) << tmpl;
+    EXPECT_EQ(v.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(v.status().ToString().find(kSecret), std::string::npos) << v.status().ToString();
+  }
+}
+
+}  // namespace
+}  // namespace keyrotor::destinations
