@@ -4,7 +4,9 @@
 #include <nlohmann/json.hpp>
 
 #include "base/strings.h"
+#include "base/subprocess.h"
 #include "destinations/credentials_file_destination.h"
+#include "destinations/exec_destination.h"
 #include "destinations/destination_util.h"
 #include "destinations/secretsmanager_destination.h"
 #include "destinations/ssm_destination.h"
@@ -105,8 +107,10 @@ Result<std::unique_ptr<Destination>> MakeDestination(std::string_view spec, cons
         std::make_unique<VaultDestination>(spec_text, std::move(path), std::move(entry), options.vault_key_file));
   }
   if (kind == "exec") {
-    // The engine builds these itself with MakeExecDestination (exec_destination.h).
-    return Status::InvalidArgument("exec destinations are wired in by the engine");
+    Result<std::vector<std::string>> argv = SplitCommandLine(rest);
+    if (!argv.ok()) return BadSpec(spec, argv.status().message());
+    if (argv->empty()) return BadSpec(spec, "no program named");
+    return MakeExecDestination(std::string(spec), std::move(argv).value(), options);
   }
   return BadSpec(
       spec, "unknown kind '" + std::string(kind) + "' (expected credentials-file, secretsmanager, ssm, vault or exec)");

@@ -613,9 +613,12 @@ bool Rotator::Run::StepRollingBack() {
     Result<std::unique_ptr<destinations::Destination>> dest =
         destinations::MakeDestination(d.spec, r_.admin_, opts_.destination_options);
     Status restored = dest.ok() ? (*dest)->Restore(handoff, snapshot->value_or(Secret())) : dest.status();
-    Audit("restore", restored.ok() ? "ok" : "failed", record_.new_key_id, "",
+    // FailedPrecondition: the destination holds a key newer than this
+    // rotation's (someone wrote it since); it is not ours to take back.
+    bool superseded = restored.code() == StatusCode::kFailedPrecondition;
+    Audit("restore", restored.ok() ? "ok" : superseded ? "skipped" : "failed", record_.new_key_id, "",
           d.spec + (restored.ok() ? "" : ": " + restored.ToString()));
-    if (!restored.ok()) return Fail(restored.WithContext("restoring " + d.spec + " (will retry)"));
+    if (!restored.ok() && !superseded) return Fail(restored.WithContext("restoring " + d.spec + " (will retry)"));
     d.step = Step::kRestored;
     if (!SaveOrStop()) return false;
   }
