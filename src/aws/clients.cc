@@ -40,4 +40,10 @@ ClientFactory ClientFactory::WithCredentials(std::shared_ptr<CredentialsProvider
   return copy;
 }
 
+ClientFactory ClientFactory::WithRegion(std::string region) const {
+  ClientFactory copy = *this;
+  copy.region_ = std::move(region);
+  return copy;
+}
+
 }  // namespace keyrotor::aws

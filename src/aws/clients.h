@@ -28,6 +28,9 @@ class ClientFactory {
 
   // The same settings, signing with other credentials.
   ClientFactory WithCredentials(std::shared_ptr<CredentialsProvider> credentials) const;
+  // The same settings in another region: a resource's ARN names its region
+  // (an SNS topic in eu-west-1 is published to there, whatever our default).
+  ClientFactory WithRegion(std::string region) const;
   const ClientContext& context() const { return context_; }
   const std::string& region() const { return region_; }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/clock.h"
@@ -28,12 +29,23 @@ struct SubprocessResult {
 Result<SubprocessResult> RunSubprocess(const std::vector<std::string>& argv, const Secret& stdin_data,
                                        const EnvMap& env, Duration timeout);
 
+// OK for a clean exit; otherwise an error naming `what` ("exec:notify.sh"),
+// how it ended (exit status, signal, timeout) and the last ~1 KiB of its
+// stderr with each of `secrets` replaced by "****". A timeout is
+// UnknownOutcome (the child may have done its work before it was killed);
+// the rest are FailedPrecondition.
+Status SubprocessStatus(std::string_view what, const SubprocessResult& result, Duration timeout,
+                        const std::vector<const Secret*>& secrets = {});
+
 // `env` without anything that holds credentials: AWS_SECRET_ACCESS_KEY,
 // AWS_SESSION_TOKEN, AWS_SECURITY_TOKEN, AWS_ACCESS_KEY_ID,
 // AWS_CONTAINER_AUTHORIZATION_TOKEN, KEYROTOR_*SECRET*, ... .
 EnvMap ChildEnvironment(const EnvMap& env);
 
-// Splits "PROGRAM ARG..." on spaces (single and double quotes group; no shell).
+// Splits "PROGRAM ARG..." as a POSIX shell splits words, with no expansion
+// of any kind: blanks separate, '...' is literal, "..." honours \\ \" \$ \`,
+// a backslash outside quotes escapes the next character. An unterminated
+// quote or a trailing '\' is InvalidArgument.
 Result<std::vector<std::string>> SplitCommandLine(std::string_view command);
 
 // `text` with every occurrence of each secret replaced by "****".

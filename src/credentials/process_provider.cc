@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "base/strings.h"
+#include "base/subprocess.h"
 #include "credentials/container_provider.h"
 
 namespace keyrotor::credentials {
@@ -197,46 +198,7 @@ std::string Truncated(std::string_view text) {
 
 }  // namespace
 
-Result<std::vector<std::string>> SplitCommandLine(std::string_view line) {
-  std::vector<std::string> words;
-  std::string word;
-  bool in_word = false;
-  for (size_t i = 0; i < line.size(); ++i) {
-    char c = line[i];
-    if (c == ' ' || c == '\t' || c == '\n') {
-      if (in_word) words.push_back(std::move(word));
-      word.clear();
-      in_word = false;
-      continue;
-    }
-    in_word = true;
-    if (c == '\\') {
-      if (++i == line.size()) return Status::InvalidArgument("command line ends with a backslash");
-      if (line[i] != '\n') word += line[i];  // backslash-newline joins lines
-    } else if (c == '\'') {
-      size_t end = line.find('\'', i + 1);
-      if (end == std::string_view::npos) return Status::InvalidArgument("command line has an unterminated ' quote");
-      word.append(line.substr(i + 1, end - i - 1));
-      i = end;
-    } else if (c == '"') {
-      for (++i;; ++i) {
-        if (i == line.size()) return Status::InvalidArgument("command line has an unterminated \" quote");
-        if (line[i] == '"') break;
-        if (line[i] == '\\' && i + 1 < line.size() &&
-            std::string_view("\\\"$`\n").find(line[i + 1]) != std::string_view::npos) {
-          ++i;
-          if (line[i] != '\n') word += line[i];
-        } else {
-          word += line[i];
-        }
-      }
-    } else {
-      word += c;
-    }
-  }
-  if (in_word) words.push_back(std::move(word));
-  return words;
-}
+Result<std::vector<std::string>> SplitCommandLine(std::string_view line) { return keyrotor::SplitCommandLine(line); }
 
 ProcessCredentialsProvider::ProcessCredentialsProvider(ProcessOptions options) : options_(std::move(options)) {}
 

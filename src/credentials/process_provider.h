@@ -37,6 +37,7 @@ class ProcessCredentialsProvider : public aws::CredentialsProvider {
 // Splits a command line as a POSIX shell would split words: '...' literal,
 // "..." with \\ \" \$ \` escapes, backslash escapes outside quotes. No
 // expansion of any kind. An unterminated quote or trailing '\' is an error.
+// The same splitting as exec destinations and notifiers (base/subprocess.h).
 Result<std::vector<std::string>> SplitCommandLine(std::string_view line);
 
 }  // namespace keyrotor::credentials
