@@ -68,10 +68,12 @@ TEST(DestinationSpecTest, RefusesMalformedSpecsNamingThem) {
   }
 }
 
-TEST(DestinationSpecTest, ExecIsLeftToTheEngine) {
-  auto d = Make("exec:/usr/local/bin/store-key --flag");
-  ASSERT_FALSE(d.ok());
-  EXPECT_EQ(d.status().code(), StatusCode::kInvalidArgument);
+TEST(DestinationSpecTest, ExecSplitsTheProgramWithoutAShell) {
+  auto d = Make("exec:/usr/local/bin/store-key --flag 'two words'");
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ((*d)->Describe(), "exec:/usr/local/bin/store-key --flag 'two words'");
+  EXPECT_EQ(Make("exec:").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(Make("exec:/bin/x 'unterminated").status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST(RenderValueDestinationTest, DefaultIsTheClassicFormat) {
