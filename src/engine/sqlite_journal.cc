@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -489,7 +490,10 @@ Result<std::vector<AuditRecord>> SqliteJournal::ReadAudit(const AuditFilter& fil
   }
   if (filter.since) sql += " AND time_ms >= " + std::to_string(ToMillis(*filter.since));
   sql += " ORDER BY seq DESC";
-  if (filter.limit > 0) sql += " LIMIT " + std::to_string(filter.limit);
+  // Clamped: SQLite reads a LIMIT beyond int64 as a real and rejects it.
+  if (filter.limit > 0) {
+    sql += " LIMIT " + std::to_string(std::min<uint64_t>(filter.limit, std::numeric_limits<int64_t>::max()));
+  }
 
   std::lock_guard lock(mu_);
   std::vector<std::pair<int64_t, std::string>> rows;

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <set>
 #include <thread>
 
@@ -546,6 +547,10 @@ TEST_F(SqliteJournalTest, AuditIsReadBackFilteredAndLimitedOldestFirst) {
   ASSERT_EQ(last_two->size(), 2u);
   EXPECT_EQ((*last_two)[0].action, "store");
   EXPECT_EQ((*last_two)[1].action, "delete_old");
+
+  auto unlimited = journal->ReadAudit({"", "", std::nullopt, std::numeric_limits<size_t>::max()});
+  ASSERT_TRUE(unlimited.ok()) << unlimited.status().ToString();
+  EXPECT_EQ(unlimited->size(), 6u);
 
   auto since = journal->ReadAudit({"", "alice", At(3000), 0});
   ASSERT_TRUE(since.ok());
