@@ -77,6 +77,15 @@ struct AuditRecord {
   std::string detail;
 };
 nlohmann::json AuditToJson(const AuditRecord& record);
+// The inverse, for journals that store the JSON line. `time` has whole seconds
+// only; a store that keeps milliseconds overrides it.
+Result<AuditRecord> AuditFromJson(const nlohmann::json& json);
+
+// The whole record as one JSON object (timestamps as integer milliseconds since
+// the epoch), so every journal implementation persists the same shape and a
+// field added later needs no schema change.
+nlohmann::json RotationToJson(const RotationRecord& record);
+Result<RotationRecord> RotationFromJson(const nlohmann::json& json);
 
 struct AuditFilter {
   std::string account;  // empty: any
