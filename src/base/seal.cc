@@ -24,15 +24,16 @@ bool SodiumReady() {
 
 std::string ErrnoText() { return std::strerror(errno); }
 
-// Creates the key file exclusively: when two processes race on first use, one
-// creates and the other reads what was created.
+// Creates the key file so that no process ever sees it half written: the key
+// goes to a private temp file first, which is then link()ed into place. When
+// two processes race on first use, one link wins and the other reads it.
 Status CreateKeyFile(const std::string& path) {
   std::string key(kKeyBytes, '\0');
   randombytes_buf(key.data(), key.size());
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(randombytes_random());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
     sodium_memzero(key.data(), key.size());
-    if (errno == EEXIST) return Status::AlreadyExists(path);
     return Status::IoError(path + ": cannot create key file: " + ErrnoText());
   }
   bool ok = ::fchmod(fd, 0600) == 0 && ::write(fd, key.data(), key.size()) == static_cast<ssize_t>(key.size()) &&
@@ -41,8 +42,16 @@ Status CreateKeyFile(const std::string& path) {
   ::close(fd);
   sodium_memzero(key.data(), key.size());
   if (!ok) {
-    ::unlink(path.c_str());
+    ::unlink(tmp.c_str());
     return Status::IoError(path + ": cannot write key file: " + why);
+  }
+  int linked = ::link(tmp.c_str(), path.c_str());
+  int link_errno = errno;
+  ::unlink(tmp.c_str());
+  if (linked != 0) {
+    if (link_errno == EEXIST) return Status::AlreadyExists(path);
+    errno = link_errno;
+    return Status::IoError(path + ": cannot create key file: " + ErrnoText());
   }
   return Status::Ok();
 }

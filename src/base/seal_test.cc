@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 
@@ -53,6 +55,39 @@ TEST(SealTest, KeyFileIsCreatedOnceWithMode0600AndReused) {
   auto opened = second->Open(first->Seal("v", "c"), "c");
   ASSERT_TRUE(opened.ok());
   EXPECT_EQ(opened->reveal(), "v");
+}
+
+// Processes racing on first use all end up with the one key: none reads a
+// half-written key file.
+TEST(SealTest, ConcurrentFirstUseAgreesOnOneKey) {
+  for (int round = 0; round < 5; ++round) {
+    std::string path = TempPath("race-" + std::to_string(round) + ".key");
+    std::filesystem::remove(path);
+    std::vector<pid_t> children;
+    for (int i = 0; i < 6; ++i) {
+      pid_t pid = ::fork();
+      if (pid == 0) {
+        auto key = SealingKey::LoadOrCreate(path);
+        if (!key.ok()) ::_exit(1);
+        std::string box = key->Seal("same", "race");
+        ::_exit(AtomicWriteFile(path + ".box" + std::to_string(i), box).ok() ? 0 : 2);
+      }
+      children.push_back(pid);
+    }
+    for (pid_t pid : children) {
+      int status = 0;
+      ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+      ASSERT_TRUE(WIFEXITED(status));
+      EXPECT_EQ(WEXITSTATUS(status), 0);
+    }
+    auto key = SealingKey::LoadOrCreate(path);
+    ASSERT_TRUE(key.ok());
+    for (int i = 0; i < 6; ++i) {
+      auto box = ReadFile(path + ".box" + std::to_string(i));
+      ASSERT_TRUE(box.ok());
+      EXPECT_TRUE(key->Open(*box, "race").ok()) << "child " << i << " used another key";
+    }
+  }
 }
 
 TEST(SealTest, RefusesAKeyFileOthersCanReadOrOfTheWrongSize) {

@@ -66,7 +66,9 @@ class RotatorTest : public ::testing::Test {
     EXPECT_EQ(outcomes_text_.find(secret.reveal()), std::string::npos);
     for (const char* suffix : {"", "-wal", "-shm"}) {
       Result<std::string> bytes = ReadFile(world_.dir + "/journal.db" + suffix);
-      if (bytes.ok()) EXPECT_EQ(bytes->find(secret.reveal()), std::string::npos) << suffix;
+      if (bytes.ok()) {
+        EXPECT_EQ(bytes->find(secret.reveal()), std::string::npos) << suffix;
+      }
     }
   }
 
@@ -262,7 +264,9 @@ TEST_F(RotatorTest, LastUsedGuardDefersDeactivationUntilQuietThenForcesAtTheLimi
   for (int day = 1; day < 30; ++day) {
     world_.clock.Advance(kDay);
     ASSERT_TRUE(world_.KeyWorks(busy.access_key_id, busy.secret));
-    if (day >= 10) EXPECT_EQ(Rotate("kim").result, Outcome::kDeferred) << "day " << day;
+    if (day >= 10) {
+      EXPECT_EQ(Rotate("kim").result, Outcome::kDeferred) << "day " << day;
+    }
   }
   world_.clock.Advance(kDay);
   ASSERT_TRUE(world_.KeyWorks(busy.access_key_id, busy.secret));
@@ -330,9 +334,8 @@ TEST_F(RotatorTest, FailedDestinationRestoresTheEarlierOnesAndDeletesTheNewKey) 
   ASSERT_TRUE(AtomicWriteFile(cred_file, "[nina]\naws_access_key_id = " + old.access_key_id +
                                              "\naws_secret_access_key = " + old.secret.reveal() + "\n")
                   .ok());
-  // The third destination cannot be written: its directory does not exist.
-  options_.destinations = {"secretsmanager:nina", "credentials-file:" + cred_file + "#nina",
-                           "credentials-file:" + world_.dir + "/missing/dir/credentials#nina"};
+  // The third destination refuses the key (its program exits 1).
+  options_.destinations = {"secretsmanager:nina", "credentials-file:" + cred_file + "#nina", "exec:/bin/false"};
   UserOutcome o = Rotate("nina");
   EXPECT_EQ(o.result, Outcome::kRolledBack) << o.message;
   auto keys = Keys("nina");
