@@ -69,7 +69,7 @@ Result<Duration> DurationFlag(const std::string& flag, const std::string& value)
 }  // namespace
 
 Result<engine::EngineOptions> BuildEngineOptions(const EngineFlags& f, const EnvMap& env,
-                                                 aws::HttpTransport* transport) {
+                                                 const aws::ClientFactory& admin) {
   engine::EngineOptions o;
   engine::Policy& p = o.policy;
   Result<engine::RotationMode> mode = engine::ParseMode(f.mode);
@@ -104,7 +104,7 @@ Result<engine::EngineOptions> BuildEngineOptions(const EngineFlags& f, const Env
   KR_ASSIGN_OR_RETURN(Duration exec_timeout, DurationFlag("--exec-timeout", f.exec_timeout));
   o.destination_options.exec_timeout = exec_timeout;
   o.destination_options.exec_env = ChildEnvironment(env);
-  o.notifier_options.transport = transport;
+  o.notifier_options.transport = admin.context().transport;
   o.notifier_options.exec_timeout = exec_timeout;
   o.notifier_options.exec_env = o.destination_options.exec_env;
   if (!f.webhook_secret_file.empty()) {
@@ -117,6 +117,7 @@ Result<engine::EngineOptions> BuildEngineOptions(const EngineFlags& f, const Env
     o.notifier_options.webhook_secret = Secret(*key);
   }
   o.orphan_settle = Duration(std::max(0, f.orphan_settle_ms));
+  KR_RETURN_IF_ERROR(engine::ValidateEngineOptions(o, admin));
   return o;
 }
 

@@ -41,9 +41,10 @@ struct EngineFlags {
 // Registers the flags; `with_handover` adds --to/--notify and their options.
 void AddEngineFlags(CLI::App& app, EngineFlags& flags, bool with_handover = true);
 
-// Parses and validates every flag; InvalidArgument naming the flag.
+// Parses and validates every flag, destination and notifier spec
+// (InvalidArgument naming the flag or spec), before anything changes.
 Result<engine::EngineOptions> BuildEngineOptions(const EngineFlags& flags, const EnvMap& env,
-                                                 aws::HttpTransport* transport);
+                                                 const aws::ClientFactory& admin);
 
 // KEYROTOR_STATE, else $XDG_STATE_HOME/keyrotor/journal.db, else
 // ~/.local/state/keyrotor/journal.db.

@@ -79,7 +79,7 @@ int RunEvent(EventFlags flags) {
   if (size_t at = secret_name.find("{user}"); at != std::string::npos) secret_name.replace(at, 6, event->user);
   flags.engine.to = {"secretsmanager:" + secret_name};
   if (!flags.sns_topic.empty()) flags.engine.notify = {"sns:" + flags.sns_topic};
-  Result<engine::EngineOptions> options = BuildEngineOptions(flags.engine, env, factory->context().transport);
+  Result<engine::EngineOptions> options = BuildEngineOptions(flags.engine, env, *factory);
   if (!options.ok()) {
     PrintError(options.status());
     return kExitUsage;

@@ -17,13 +17,19 @@ struct RotateFlags {
 
 int RunRotate(const RotateFlags& flags) {
   EnvMap env = ProcessEnvironment();
+  for (const std::string& user : flags.users) {
+    if (!aws::IsValidUserName(user)) {
+      PrintError(Status::InvalidArgument("--user: not a valid IAM user name (1-128 of letters, digits and +=,.@_-)"));
+      return kExitUsage;
+    }
+  }
   credentials::Settings settings;
   Result<aws::ClientFactory> factory = BuildClientFactory(flags.global, env, /*with_credentials=*/true, &settings);
   if (!factory.ok()) {
     PrintError(factory.status());
     return kExitUsage;
   }
-  Result<engine::EngineOptions> options = BuildEngineOptions(flags.engine, env, factory->context().transport);
+  Result<engine::EngineOptions> options = BuildEngineOptions(flags.engine, env, *factory);
   if (!options.ok()) {
     PrintError(options.status());
     return kExitUsage;

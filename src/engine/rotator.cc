@@ -531,7 +531,9 @@ bool Rotator::Run::StepStored() {
   // still has a user somewhere.
   Result<aws::AccessKeyLastUsed> used = iam_->GetAccessKeyLastUsed(record_.old_key_id);
   if (!used.ok()) return Fail(used.status().WithContext("checking when the old key was last used"));
-  bool in_use = used->last_used_date && *used->last_used_date >= record_.handed_out &&
+  // IAM reports LastUsedDate in whole seconds.
+  TimePoint handed_out = std::chrono::floor<std::chrono::seconds>(record_.handed_out);
+  bool in_use = used->last_used_date && *used->last_used_date >= handed_out &&
                 Now() - *used->last_used_date < policy_.quiet_period;
   if (in_use && Now() < forced) {
     std::string why = "old key " + record_.old_key_id + " was used at " + FormatIso8601(*used->last_used_date) +
@@ -674,6 +676,21 @@ void Rotator::Run::DrainEvents() {
   }
   record_.pending_events = std::move(still_owed);
   (void)Save();
+}
+
+Status ValidateEngineOptions(const EngineOptions& options, const aws::ClientFactory& admin) {
+  KR_RETURN_IF_ERROR(options.policy.Validate());
+  for (const std::string& spec : options.destinations) {
+    Result<std::unique_ptr<destinations::Destination>> d =
+        destinations::MakeDestination(Expand(spec, "example-user", "123456789012"), admin, options.destination_options);
+    if (!d.ok()) return d.status();
+  }
+  for (const std::string& spec : options.notify) {
+    Result<std::unique_ptr<notify::Notifier>> n =
+        notify::MakeNotifier(Expand(spec, "example-user", "123456789012"), admin, options.notifier_options);
+    if (!n.ok()) return n.status();
+  }
+  return Status::Ok();
 }
 
 Rotator::Rotator(aws::ClientFactory admin, Journal* journal, EngineOptions options)

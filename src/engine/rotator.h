@@ -93,6 +93,11 @@ struct UserOutcome {
 };
 std::string ResultName(UserOutcome::Result result);  // "not_due", "progressed", ...
 
+// Checks every destination and notifier spec (with {user} and {account}
+// filled in with examples) and the policy, so bad input is refused before
+// anything changes.
+Status ValidateEngineOptions(const EngineOptions& options, const aws::ClientFactory& admin);
+
 class Rotator {
  public:
   // `admin` signs IAM calls (and Secrets Manager, SSM, SNS for destinations
