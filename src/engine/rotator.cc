@@ -96,8 +96,13 @@ class Rotator::Run {
   }
   bool Fail(const Status& status) {
     if (!record_.id.empty() && !opts_.dry_run) {
+      // A refusal (the new key gone, the old one re-activated...) needs a
+      // person: tell the owners once. Transient errors just retry next run.
+      bool first = record_.last_error != status.ToString();
       record_.last_error = status.ToString();
+      if (first && status.code() == StatusCode::kFailedPrecondition) Owe(notify::EventKind::kRotationFailed);
       (void)Save();
+      DrainEvents();
     }
     Audit("run", "failed", "", "", status.ToString());
     return Stop(Outcome::kFailed, status.ToString());

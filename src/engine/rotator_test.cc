@@ -9,6 +9,7 @@
 #include "base/crypto.h"
 #include "base/file_util.h"
 #include "credentials/ini_file.h"
+#include "sandbox/test_client.h"
 #include "support/sandbox_world.h"
 
 namespace keyrotor::engine {
@@ -224,6 +225,15 @@ TEST_F(RotatorTest, ExemptByTagOrGroup) {
   EXPECT_EQ(Keys("ivy").size(), 1u);
 
   options_.policy.exempt_groups = {"break-glass"};
+  world_.UserWithKey("uma", 200 * kDay);
+  sandbox::testing::TestClient admin(*world_.sandbox, &world_.clock);
+  admin.As(world_.admin);
+  ASSERT_EQ(admin.Iam("CreateGroup", {{"GroupName", "break-glass"}}).status, 200);
+  ASSERT_EQ(admin.Iam("AddUserToGroup", {{"GroupName", "break-glass"}, {"UserName", "uma"}}).status, 200);
+  UserOutcome exempt = Rotate("uma");
+  EXPECT_EQ(exempt.result, Outcome::kSkipped);
+  EXPECT_NE(exempt.message.find("break-glass"), std::string::npos);
+  EXPECT_EQ(Keys("uma").size(), 1u);
   // hank is not in the group: rotated.
   EXPECT_EQ(Rotate("hank").state, "stored");
 }
@@ -350,6 +360,30 @@ TEST_F(RotatorTest, FailedDestinationRestoresTheEarlierOnesAndDeletesTheNewKey) 
   // The rolled-back rotation left nothing open; a later run starts afresh.
   EXPECT_FALSE(world_.journal->OpenRotation(o.account, "nina").value());
   ExpectNowhere(old.secret);
+}
+
+// Someone deleted the new key after the hand-over: the old key, the only one
+// left, is never retired; the owners hear about it once.
+TEST_F(RotatorTest, NewKeyGoneKeepsTheOldKeyAndNotifiesOnce) {
+  auto old = world_.UserWithKey("rita", 100 * kDay);
+  std::string topic = CreateTopic();
+  options_.notify = {"sns:" + topic};
+  UserOutcome first = Rotate("rita");
+  ASSERT_EQ(first.state, "stored");
+  ASSERT_TRUE(world_.Clients().Iam()->DeleteAccessKey("rita", first.new_key_id).ok());
+  world_.clock.Advance(10 * kDay);
+  for (int run = 0; run < 3; ++run) {
+    UserOutcome o = Rotate("rita");
+    EXPECT_EQ(o.result, Outcome::kFailed);
+    EXPECT_NE(o.message.find(first.new_key_id), std::string::npos);
+    world_.clock.Advance(kDay);
+  }
+  EXPECT_TRUE(world_.sandbox->GetKey(old.access_key_id)->active);
+  int failures = 0;
+  for (const auto& m : world_.sandbox->PublishedMessages(topic)) {
+    failures += m.message.find("rotation_failed") != std::string::npos;
+  }
+  EXPECT_EQ(failures, 1);
 }
 
 TEST_F(RotatorTest, DryRunChangesNothing) {

@@ -4,10 +4,13 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <mutex>
 #include <thread>
 
 #include "aws/curl_transport.h"
 #include "base/crypto.h"
+#include "base/file_util.h"
+#include "net/http_server.h"
 #include "sandbox/server.h"
 #include "support/process.h"
 #include "support/sandbox_clients.h"
@@ -49,8 +52,8 @@ class RotateCliTest : public ::testing::Test {
 
   ProcessResult Run(std::vector<std::string> args, const std::string& stdin_data = "") {
     args.insert(args.begin(), testing::KeyrotorBinary());
-    args.insert(args.end(), {"--state", dir_ + "/journal.db"});
-    if (args[1] != "history") args.insert(args.end(), {"--endpoint-url", server_->endpoint()});
+    if (args[1] != "vault") args.insert(args.end(), {"--state", dir_ + "/journal.db"});
+    if (args[1] == "rotate" || args[1] == "event") args.insert(args.end(), {"--endpoint-url", server_->endpoint()});
     ProcessResult r = testing::RunProcess(
         args,
         {{"AWS_ACCESS_KEY_ID", admin_.access_key_id},
@@ -259,6 +262,90 @@ TEST_F(RotateCliTest, DeactivateEventDefersWhileTheOldKeyIsInUse) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("\"result\":\"deferred\""), std::string::npos) << r.out;
   EXPECT_TRUE(sb().GetKey(k0)->active);
+  ExpectNoSecretInOutputs();
+}
+
+
+// Every destination and notifier kind in one immediate rotation: each holds
+// the same working key; the programs got the secret on stdin only; the
+// webhook's signature checks out; no output carries a secret.
+TEST_F(RotateCliTest, EveryDestinationAndNotifierEndToEnd) {
+  std::string old_key = NewUser("full");
+  std::string topic = *Admin().Sns()->CreateTopic("full");
+  std::mutex mu;
+  std::vector<aws::HttpRequest> hooks;
+  auto receiver = net::HttpServer::Start({}, [&](const aws::HttpRequest& request, net::ResponseControl&) {
+    std::lock_guard<std::mutex> lock(mu);
+    hooks.push_back(request);
+    aws::HttpResponse response;
+    response.status = 204;
+    return response;
+  });
+  ASSERT_TRUE(receiver.ok());
+  ASSERT_TRUE(AtomicWriteFile(dir_ + "/hook.key", "hmac-key-for-tests\n").ok());
+  // The exec programs record what they were given: stdin, argv, environment.
+  const std::string store = dir_ + "/store.sh";
+  ASSERT_TRUE(AtomicWriteFile(store,
+                              "#!/bin/sh\ncat > \"$0.stdin\"\necho \"$@\" > \"$0.argv\"\nenv > \"$0.env\"\n",
+                              {0700, false})
+                  .ok());
+  const std::string hook = dir_ + "/hook.sh";
+  ASSERT_TRUE(AtomicWriteFile(hook, "#!/bin/sh\ncat >> \"$0.events\"\necho >> \"$0.events\"\n", {0700, false}).ok());
+
+  ProcessResult r = Run({"rotate", "--user", "full", "--mode", "immediate", "--json",
+                         "--to", "secretsmanager:full/{user}", "--to", "ssm:/keys/{user}",
+                         "--to", "vault:" + dir_ + "/vault", "--to", "credentials-file:" + dir_ + "/credentials#app",
+                         "--to", "exec:" + store + " --account {account}",
+                         "--notify", "sns:" + topic, "--notify", "webhook:" + (*receiver)->endpoint() + "/hook",
+                         "--notify", "exec:" + hook, "--webhook-secret-file", dir_ + "/hook.key"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto outcome = nlohmann::json::parse(r.out);
+  EXPECT_EQ(outcome["result"], "completed");
+  std::string key_id = outcome["new_access_key_id"];
+  EXPECT_FALSE(sb().GetKey(old_key));
+
+  // Secrets Manager is the reference; every other destination holds the same.
+  EXPECT_EQ(SecretKeyId("full/full"), key_id);
+  const std::string secret = secrets_.back();
+  auto ssm = nlohmann::json::parse(sb().ParameterValue("/keys/full")->reveal());
+  EXPECT_EQ(ssm["AccessKey"], key_id);
+  EXPECT_EQ(ssm["SecretKey"], secret);
+  ProcessResult vault = Run({"vault", "get", dir_ + "/vault", "full", "--format", "json"});
+  ASSERT_EQ(vault.exit_code, 0) << vault.err;
+  auto v = nlohmann::json::parse(vault.out);
+  EXPECT_EQ(v["AccessKeyId"], key_id);
+  EXPECT_EQ(v["SecretAccessKey"], secret);
+  outputs_.erase(outputs_.size() - vault.out.size() - vault.err.size());  // printing it is vault get's job
+  auto creds = ReadFile(dir_ + "/credentials");
+  ASSERT_TRUE(creds.ok());
+  EXPECT_NE(creds->find(key_id), std::string::npos);
+  EXPECT_NE(creds->find(secret), std::string::npos);
+  auto doc = nlohmann::json::parse(*ReadFile(store + ".stdin"));
+  EXPECT_EQ(doc["event"], "rotate");
+  EXPECT_EQ(doc["access_key_id"], key_id);
+  EXPECT_EQ(doc["secret_access_key"], secret);
+  EXPECT_EQ(*ReadFile(store + ".argv"), "--account 123456789012\n");
+  std::string child_env = *ReadFile(store + ".env");
+  EXPECT_EQ(child_env.find(secret), std::string::npos);
+  EXPECT_EQ(child_env.find(admin_.secret.reveal()), std::string::npos) << "admin secret passed to a child";
+  auto as_new = testing::SandboxClients(server_->endpoint(), &transport_, key_id, Secret(secret));
+  EXPECT_TRUE(as_new.Sts()->GetCallerIdentity().ok());
+
+  // Notifications: key_created and old_key_deleted, by each channel.
+  EXPECT_EQ(sb().PublishedMessages(topic).size(), 2u);
+  std::string events = *ReadFile(hook + ".events");
+  EXPECT_NE(events.find("\"key_created\""), std::string::npos);
+  EXPECT_NE(events.find("\"old_key_deleted\""), std::string::npos);
+  (*receiver)->Stop();
+  ASSERT_EQ(hooks.size(), 2u);
+  for (const auto& h : hooks) {
+    const std::string* signature = aws::FindHeader(h.headers, "X-Keyrotor-Signature-256");
+    ASSERT_TRUE(signature);
+    EXPECT_EQ(*signature, "sha256=" + HexEncode(HmacSha256("hmac-key-for-tests", h.body)));
+    EXPECT_EQ(h.body.find(secret), std::string::npos);
+    for (const auto& m : sb().PublishedMessages(topic)) EXPECT_EQ(m.message.find(secret), std::string::npos);
+  }
+  EXPECT_EQ(events.find(secret), std::string::npos);
   ExpectNoSecretInOutputs();
 }
 
