@@ -1,6 +1,7 @@
 // keyrotor demo: real rotations against an in-process sandbox. It builds a
 // small fleet with aged keys and a credentials file, runs `profiles rotate`
-// over it, and shows the keys before and after. It prints no secret.
+// over it, then runs the rotation engine over service users through the
+// staged lifecycle, and shows the keys before and after. It prints no secret.
 #include <fmt/core.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -11,6 +12,8 @@
 #include "base/file_util.h"
 #include "credentials/ini_file.h"
 #include "engine/profile_rotator.h"
+#include "engine/rotator.h"
+#include "engine/sqlite_journal.h"
 #include "sandbox/server.h"
 
 namespace keyrotor::cli {
@@ -26,14 +29,16 @@ long AgeDays(TimePoint created) {
 }
 
 void PrintKeys(sandbox::Sandbox& sb, const std::vector<std::string>& users) {
-  fmt::print("  {:<8} {:<22} {:<9} {:>8}\n", "user", "access key id", "status", "age");
+  fmt::print("  {:<12} {:<22} {:<9} {:>8}\n", "user", "access key id", "status", "age");
   for (const auto& user : users) {
     for (const auto& k : sb.ListKeys(user)) {
-      fmt::print("  {:<8} {:<22} {:<9} {:>6} d\n", user, k.access_key_id, k.active ? "Active" : "Inactive",
+      fmt::print("  {:<12} {:<22} {:<9} {:>6} d\n", user, k.access_key_id, k.active ? "Active" : "Inactive",
                  AgeDays(k.created));
     }
   }
 }
+
+int RunEngineDemo(sandbox::Sandbox& sb, const aws::ClientFactory& admin, const std::string& dir);
 
 int RunDemo(const DemoFlags& flags) {
   std::string dir_template = (std::filesystem::temp_directory_path() / "keyrotor-demo-XXXXXX").string();
@@ -147,6 +152,7 @@ int RunDemo(const DemoFlags& flags) {
       fmt::print("  [{}] aws_access_key_id = {}\n", user, file->Get(user, "aws_access_key_id").value_or("?"));
     }
   }
+  failed += RunEngineDemo(sb, admin_clients, dir);
   (*server)->Stop();
   if (!flags.keep) {
     std::error_code ec;
@@ -157,12 +163,80 @@ int RunDemo(const DemoFlags& flags) {
   return failed ? kExitPartialFailure : kExitOk;
 }
 
+
+// Part two: the rotation engine (`keyrotor rotate`) over service users, with
+// Secrets Manager, SSM and the local vault as destinations and SNS
+// notifications, through the whole staged lifecycle.
+int RunEngineDemo(sandbox::Sandbox& sb, const aws::ClientFactory& admin, const std::string& dir) {
+  auto days_ago = [](int d) { return Clock::Real()->Now() - std::chrono::hours(24 * d); };
+  const std::vector<std::pair<std::string, int>> seeds = {{"svc-billing", 120}, {"svc-etl", 95}, {"svc-web", 20}};
+  std::vector<std::string> users;
+  for (const auto& [user, age] : seeds) {
+    if (!sb.CreateUserWithKey(user, days_ago(age)).ok()) return 1;
+    users.push_back(user);
+  }
+  Result<aws::SnsClient> sns = admin.Sns();
+  Result<std::string> topic = sns.ok() ? sns->CreateTopic("key-rotations") : Result<std::string>(sns.status());
+  Result<std::unique_ptr<engine::Journal>> journal = engine::OpenSqliteJournal(dir + "/journal.db");
+  if (!topic.ok() || !journal.ok()) {
+    PrintError(!topic.ok() ? topic.status() : journal.status());
+    return 1;
+  }
+  engine::EngineOptions options;
+  options.destinations = {"secretsmanager:apps/{user}", "ssm:/keys/{user}", "vault:" + dir + "/vault#{user}"};
+  options.notify = {"sns:" + *topic};
+  fmt::print("\n\n== part 2: the rotation engine (staged: new key -> old deactivated -> old deleted)\n");
+  fmt::print("== keyrotor rotate --user svc-billing --user svc-etl --user svc-web \\\n"
+             "     --to secretsmanager:apps/{{user}} --to ssm:/keys/{{user}} --to vault:{}/vault#{{user}} \\\n"
+             "     --notify sns:{}\n",
+             dir, *topic);
+  PrintKeys(sb, users);
+  int failed = 0;
+  auto run = [&](const std::string& title, const engine::StepOverrides& overrides) {
+    fmt::print("\n{}\n", title);
+    engine::Rotator rotator(admin, journal->get(), options);
+    for (const std::string& user : users) {
+      engine::UserOutcome o = rotator.RotateUser(user, overrides);
+      failed += o.failed() ? 1 : 0;
+      std::string actions;
+      for (const auto& a : o.actions) actions += (actions.empty() ? "" : ", ") + a;
+      fmt::print("  {:<12} {:<11} {}{}{}\n", user, engine::ResultName(o.result), actions,
+                 actions.empty() || o.message.empty() ? "" : "; ", o.message);
+    }
+    std::fflush(stdout);
+  };
+  run("-- day 0: keys older than 90 days get a successor, verified with STS before it is handed out", {});
+  PrintKeys(sb, users);
+  engine::StepOverrides later;
+  later.deactivate_now = true;
+  run("-- day 10 (--deactivate-after elapsed; the last-used guard checks the old keys are idle)", later);
+  later = {};
+  later.delete_now = true;
+  run("-- day 20 (--delete-after elapsed)", later);
+  PrintKeys(sb, users);
+  std::optional<Secret> current = sb.SecretValue("apps/svc-billing");
+  fmt::print("\n  Secrets Manager apps/svc-billing (AWSCURRENT) holds a {}-byte JSON value; SSM /keys/svc-billing and "
+             "the vault hold the same key\n",
+             current ? current->size() : 0);
+  fmt::print("  {} notifications published to {}\n", sb.PublishedMessages(*topic).size(), *topic);
+  fmt::print("\n== keyrotor history (the audit trail; no secrets), last 6 lines:\n");
+  engine::AuditFilter filter;
+  filter.limit = 6;
+  Result<std::vector<engine::AuditRecord>> audit = (*journal)->ReadAudit(filter);
+  if (audit.ok()) {
+    for (const auto& a : *audit) fmt::print("  {}\n", engine::AuditToJson(a).dump());
+  }
+  return failed;
+}
+
 }  // namespace
 
 void RegisterDemoCommand(CLI::App& app) {
   auto flags = std::make_shared<DemoFlags>();
   auto* cmd = app.add_subcommand(
-      "demo", "Demonstrate real rotations against a local sandbox: a small fleet, a credentials file, profiles rotate");
+      "demo",
+      "Demonstrate real rotations against a local sandbox: profiles rotate over a credentials file, then the "
+      "rotation engine's staged lifecycle with Secrets Manager, SSM, vault and SNS");
   cmd->add_option("--consistency-ms", flags->consistency_ms, "Simulated IAM propagation delay")
       ->check(CLI::Range(0, 60000))
       ->capture_default_str();

@@ -107,9 +107,10 @@ class Rotator::Run {
     Audit("run", "failed", "", "", status.ToString());
     return Stop(Outcome::kFailed, status.ToString());
   }
+  // Nothing (more) is due now; "progressed" when this run did something.
   bool NotDue(TimePoint at, std::string message) {
     out_.next_step_at = at;
-    return Stop(Outcome::kNotDue, std::move(message));
+    return Stop(out_.actions.empty() ? Outcome::kNotDue : Outcome::kProgressed, std::move(message));
   }
   // A dry run reports the side effect it reached and stops there.
   bool Would(std::string action) {
@@ -144,7 +145,11 @@ class Rotator::Run {
     a.request_id = request_id;
     a.detail = detail;
     (void)r_.journal_->AppendAudit(a);  // the audit trail must not stop a rotation half way
-    if (outcome == "ok") out_.actions.push_back(action + (key_id.empty() ? "" : " " + key_id));
+    if (outcome != "ok") return;
+    // What the run did, for people: "create_key AKIA...", "store secretsmanager:app/x".
+    bool names_target = action == "store" || action == "notify";
+    std::string what = names_target ? detail : key_id;
+    out_.actions.push_back(action + (what.empty() ? "" : " " + what));
   }
   void Owe(notify::EventKind kind) { record_.pending_events.push_back(notify::EventName(kind)); }
   void DrainEvents();

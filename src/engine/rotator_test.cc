@@ -85,7 +85,7 @@ TEST_F(RotatorTest, StagedLifecycleOneStepPerRunWhenDue) {
   options_.notify = {"sns:" + topic};
 
   UserOutcome first = Rotate("alice");
-  ASSERT_EQ(first.result, Outcome::kNotDue) << first.message;  // created and stored; deactivation not due yet
+  ASSERT_EQ(first.result, Outcome::kProgressed) << first.message;  // created and stored; deactivation not due yet
   EXPECT_EQ(first.state, "stored");
   ASSERT_FALSE(first.new_key_id.empty());
   ASSERT_TRUE(first.next_step_at);
@@ -104,7 +104,7 @@ TEST_F(RotatorTest, StagedLifecycleOneStepPerRunWhenDue) {
 
   world_.clock.Advance(9 * kDay);
   UserOutcome second = Rotate("alice");
-  EXPECT_EQ(second.result, Outcome::kNotDue) << second.message;
+  EXPECT_EQ(second.result, Outcome::kProgressed) << second.message;
   EXPECT_EQ(second.state, "old_deactivated");
   EXPECT_FALSE(world_.sandbox->GetKey(old.access_key_id)->active);
 

@@ -93,7 +93,7 @@ TEST_F(RotateCliTest, StagedRotationWithSecretsManagerAndHistory) {
   std::string topic = *Admin().Sns()->CreateTopic("rotations");
   ProcessResult r = Run({"rotate", "--user", "app", "--to", "secretsmanager:apps/{user}", "--notify", "sns:" + topic});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_NE(r.out.find("not_due"), std::string::npos) << r.out;  // created and stored; deactivation in 10 days
+  EXPECT_NE(r.out.find("progressed"), std::string::npos) << r.out;  // created and stored; deactivation in 10 days
   std::string new_key = SecretKeyId("apps/app");
   EXPECT_NE(new_key, old_key);
   EXPECT_NE(r.out.find(new_key), std::string::npos);
