@@ -21,7 +21,6 @@
 namespace keyrotor {
 namespace {
 
-constexpr size_t kCaptureLimit = 64u << 10;
 // How long we keep reading after the child has exited while something it
 // left behind (a backgrounded grandchild) still holds its stdout or stderr.
 constexpr std::chrono::milliseconds kAfterExitGrace{200};
@@ -133,8 +132,8 @@ std::string ResolveExecutable(const std::string& name, const EnvMap& env) {
 
 // Appends up to the capture limit; the rest is read and dropped so a chatty
 // child never blocks on a full pipe.
-void Capture(std::string& sink, const char* data, size_t n) {
-  if (sink.size() < kCaptureLimit) sink.append(data, std::min(n, kCaptureLimit - sink.size()));
+void Capture(std::string& sink, const char* data, size_t n, size_t limit) {
+  if (sink.size() < limit) sink.append(data, std::min(n, limit - sink.size()));
 }
 
 // True once the child has exited; leaves it a zombie (WNOWAIT) so its pid,
@@ -173,7 +172,7 @@ bool IsCredentialName(std::string_view name) {
 }  // namespace
 
 Result<SubprocessResult> RunSubprocess(const std::vector<std::string>& argv, const Secret& stdin_data,
-                                       const EnvMap& env, Duration timeout) {
+                                       const EnvMap& env, Duration timeout, const SubprocessOptions& options) {
   if (argv.empty() || argv[0].empty()) return Status::InvalidArgument("empty command");
   std::string exe = ResolveExecutable(argv[0], env);
   if (exe.empty()) return Status::NotFound("command '" + argv[0] + "' not found on PATH");
@@ -195,10 +194,9 @@ Result<SubprocessResult> RunSubprocess(const std::vector<std::string>& argv, con
   posix_spawn_file_actions_addclosefrom_np(actions.get(), 3);
 
   SpawnAttr attr;
-  // Its own process group, so a timeout kills whatever it started too. Its
-  // stdin is our pipe, never a terminal, so leaving the terminal's
-  // foreground group costs nothing here (unlike credential_process).
-  posix_spawnattr_setpgroup(attr.get(), 0);
+  // Its own process group (see SubprocessOptions), so a timeout kills
+  // whatever it started too.
+  if (options.own_process_group) posix_spawnattr_setpgroup(attr.get(), 0);
   // Dispositions we (or our parent) set to "ignore" survive exec; the child
   // starts with defaults and an empty mask whatever this thread blocks.
   sigset_t defaults;
@@ -208,7 +206,8 @@ Result<SubprocessResult> RunSubprocess(const std::vector<std::string>& argv, con
   sigset_t empty_mask;
   sigemptyset(&empty_mask);
   posix_spawnattr_setsigmask(attr.get(), &empty_mask);
-  posix_spawnattr_setflags(attr.get(), POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  posix_spawnattr_setflags(attr.get(), (options.own_process_group ? POSIX_SPAWN_SETPGROUP : 0) |
+                                           POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
 
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -285,7 +284,9 @@ Result<SubprocessResult> RunSubprocess(const std::vector<std::string>& argv, con
         Fd& src = fds[i].fd == out_r.get() ? out_r : err_r;
         ssize_t got = read(src.get(), buf, sizeof buf);
         if (got > 0) {
-          Capture(&src == &out_r ? result.out : result.err, buf, static_cast<size_t>(got));
+          bool is_out = &src == &out_r;
+          Capture(is_out ? result.out : result.err, buf, static_cast<size_t>(got),
+                  is_out ? options.max_stdout : options.max_stderr);
         } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
           src.Close();
         }
@@ -305,7 +306,7 @@ Result<SubprocessResult> RunSubprocess(const std::vector<std::string>& argv, con
   }
   if (result.timed_out) {
     // The child is not yet reaped, so its pid (the group id) is still ours.
-    kill(-pid, SIGKILL);
+    kill(options.own_process_group ? -pid : pid, SIGKILL);
   }
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {

@@ -20,14 +20,23 @@ struct SubprocessResult {
   int exit_code = -1;  // -1 when killed by a signal
   int signal = 0;
   bool timed_out = false;
-  std::string out;  // at most 64 KiB each; the rest is dropped
+  std::string out;  // up to SubprocessOptions' limits; the rest is dropped
   std::string err;
+};
+
+struct SubprocessOptions {
+  // A group of its own, so a timeout kills whatever it started too. A helper
+  // that may prompt on the terminal (credential_process) must stay in ours:
+  // in a background group it would be stopped by SIGTTIN.
+  bool own_process_group = true;
+  size_t max_stdout = 64u << 10;  // the rest is read and dropped
+  size_t max_stderr = 64u << 10;
 };
 
 // argv[0] is looked up in PATH when it has no '/'. NotFound when it cannot
 // be executed; otherwise the result, whatever the exit status.
 Result<SubprocessResult> RunSubprocess(const std::vector<std::string>& argv, const Secret& stdin_data,
-                                       const EnvMap& env, Duration timeout);
+                                       const EnvMap& env, Duration timeout, const SubprocessOptions& options = {});
 
 // OK for a clean exit; otherwise an error naming `what` ("exec:notify.sh"),
 // how it ended (exit status, signal, timeout) and the last ~1 KiB of its
