@@ -212,6 +212,7 @@ UserOutcome Rotator::Run::Go() {
     record_ = std::move(**open);
     resumed_ = true;
     go_on = true;
+    DrainEvents();  // notifications an earlier run could not deliver
   } else {
     go_on = o_.adopt_old_key_id.empty() ? Start() : Adopt();
   }

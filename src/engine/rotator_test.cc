@@ -386,6 +386,37 @@ TEST_F(RotatorTest, NewKeyGoneKeepsTheOldKeyAndNotifiesOnce) {
   EXPECT_EQ(failures, 1);
 }
 
+// A notifier that is down is retried on later runs until it takes the event.
+TEST_F(RotatorTest, UndeliveredNotificationsAreOwedAndRetried) {
+  world_.UserWithKey("sara", 100 * kDay);
+  std::string hook = world_.dir + "/flaky-hook.sh";
+  // Fails the first time it is called, then records what it receives.
+  ASSERT_TRUE(AtomicWriteFile(hook,
+                              "#!/bin/sh\nif [ -f \"$0.up\" ]; then cat >> \"$0.log\"; echo >> \"$0.log\"; exit 0; fi\n"
+                              "touch \"$0.up\"; exit 1\n",
+                              {0700, false})
+                  .ok());
+  options_.notify = {"exec:" + hook};
+  options_.notifier_options.exec_env = {{"PATH", "/usr/bin:/bin"}};
+  UserOutcome first = Rotate("sara");
+  ASSERT_EQ(first.state, "stored");
+  EXPECT_FALSE(ReadFile(hook + ".log").ok());  // not delivered
+  auto open = world_.journal->OpenRotation(first.account, "sara");
+  ASSERT_TRUE(open.ok() && open->has_value());
+  EXPECT_EQ((*open)->pending_events, std::vector<std::string>{"key_created"});
+
+  world_.clock.Advance(kDay);
+  Rotate("sara");  // nothing due, but the owed event goes out
+  auto log = ReadFile(hook + ".log");
+  ASSERT_TRUE(log.ok());
+  EXPECT_NE(log->find("\"key_created\""), std::string::npos);
+  EXPECT_TRUE(world_.journal->OpenRotation(first.account, "sara").value()->pending_events.empty());
+  world_.clock.Advance(kDay);
+  Rotate("sara");
+  std::string again = ReadFile(hook + ".log").value();
+  EXPECT_EQ(again.find("key_created"), again.rfind("key_created"));  // once, not again
+}
+
 TEST_F(RotatorTest, DryRunChangesNothing) {
   world_.UserWithKey("olga", 100 * kDay);
   options_.dry_run = true;
