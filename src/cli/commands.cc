@@ -13,6 +13,7 @@ int Main(int argc, char** argv) {
   RegisterRotateCommand(app);
   RegisterEventCommand(app);
   RegisterHistoryCommand(app);
+  RegisterLambdaCommand(app);
   RegisterProfilesCommand(app);
   RegisterSandboxCommand(app);
   RegisterDemoCommand(app);

@@ -52,6 +52,7 @@ void RegisterDoctorCommand(CLI::App& app);
 void RegisterRotateCommand(CLI::App& app);
 void RegisterEventCommand(CLI::App& app);
 void RegisterHistoryCommand(CLI::App& app);
+void RegisterLambdaCommand(CLI::App& app);
 void RegisterVaultCommand(CLI::App& app);
 
 }  // namespace keyrotor::cli

@@ -146,11 +146,7 @@ Result<std::unique_ptr<engine::Journal>> OpenJournal(const std::string& path) {
 
 void PrintOutcome(const engine::UserOutcome& o, bool json) {
   if (json) {
-    nlohmann::json j = {{"user", o.user},     {"account", o.account},       {"result", engine::ResultName(o.result)},
-                        {"state", o.state},   {"rotation_id", o.rotation_id}, {"old_access_key_id", o.old_key_id},
-                        {"new_access_key_id", o.new_key_id}, {"actions", o.actions}, {"message", o.message}};
-    if (o.next_step_at) j["next_step_at"] = FormatIso8601(*o.next_step_at);
-    fmt::print("{}\n", j.dump());
+    fmt::print("{}\n", engine::OutcomeToJson(o).dump());
   } else {
     std::string line = fmt::format("{:<11} {}", engine::ResultName(o.result), o.user);
     if (!o.actions.empty()) {

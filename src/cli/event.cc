@@ -1,11 +1,5 @@
 // keyrotor event '{"action": "create"|"deactivate"|"delete", "username": U}'
-//
-// The classic Secrets Manager rotation Lambda's three scheduled events, with
-// their semantics (the secret named after the user holds {"AccessKey",
-// "SecretKey"}; create puts the new key at AWSCURRENT and the old at
-// AWSPREVIOUS and publishes to SNS; deactivate makes the AWSPREVIOUS key
-// Inactive; delete deletes it if Inactive), run through the engine so the
-// two-key limit, verification, the last-used guard and the journal apply.
+// (engine/classic_event.h has the semantics).
 #include <fmt/core.h>
 
 #include <iostream>
@@ -14,6 +8,7 @@
 
 #include "cli/common.h"
 #include "cli/engine_flags.h"
+#include "engine/classic_event.h"
 
 namespace keyrotor::cli {
 namespace {
@@ -26,46 +21,11 @@ struct EventFlags {
   std::string secret_name = "{user}";
 };
 
-struct ClassicEvent {
-  std::string action;
-  std::string user;
-};
-
-Result<ClassicEvent> ParseEvent(const std::string& text) {
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) return Status::InvalidArgument("event: not a JSON object");
-  if (!j.contains("action") || !j["action"].is_string()) return Status::InvalidArgument("event: \"action\" missing");
-  if (!j.contains("username") || !j["username"].is_string()) {
-    return Status::InvalidArgument("event: \"username\" missing");
-  }
-  ClassicEvent e{j["action"].get<std::string>(), j["username"].get<std::string>()};
-  if (e.action != "create" && e.action != "deactivate" && e.action != "delete") {
-    return Status::InvalidArgument("event: \"action\" must be create, deactivate or delete");
-  }
-  if (!aws::IsValidUserName(e.user)) return Status::InvalidArgument("event: \"username\" is not a valid IAM user name");
-  return e;
-}
-
-// The access key id the secret holds at `stage`, or empty when the secret or
-// the stage does not exist.
-Result<std::string> KeyIdAtStage(aws::SecretsManagerClient& sm, const std::string& name, const std::string& stage) {
-  Result<aws::SecretValue> value = sm.GetSecretValue(name, stage);
-  if (!value.ok()) {
-    if (value.status().IsAws("ResourceNotFoundException")) return std::string();
-    return value.status();
-  }
-  nlohmann::json j = nlohmann::json::parse(value->secret_string.reveal(), nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object() || !j.contains("AccessKey") || !j["AccessKey"].is_string()) {
-    return Status::ParseError("secret " + name + " (" + stage + ") does not hold {\"AccessKey\", \"SecretKey\"}");
-  }
-  return j["AccessKey"].get<std::string>();
-}
-
 int RunEvent(EventFlags flags) {
   EnvMap env = ProcessEnvironment();
   std::string text = flags.event;
   if (text == "-") text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-  Result<ClassicEvent> event = ParseEvent(text);
+  Result<engine::ClassicEvent> event = engine::ParseClassicEvent(text);
   if (!event.ok()) {
     PrintError(event.status());
     return kExitUsage;
@@ -75,10 +35,6 @@ int RunEvent(EventFlags flags) {
     PrintError(factory.status());
     return kExitUsage;
   }
-  std::string secret_name = flags.secret_name;
-  if (size_t at = secret_name.find("{user}"); at != std::string::npos) secret_name.replace(at, 6, event->user);
-  flags.engine.to = {"secretsmanager:" + secret_name};
-  if (!flags.sns_topic.empty()) flags.engine.notify = {"sns:" + flags.sns_topic};
   Result<engine::EngineOptions> options = BuildEngineOptions(flags.engine, env, *factory);
   if (!options.ok()) {
     PrintError(options.status());
@@ -90,41 +46,17 @@ int RunEvent(EventFlags flags) {
     PrintError(journal.status());
     return kExitUsage;
   }
-  Result<aws::SecretsManagerClient> sm = factory->SecretsManager();
-  if (!sm.ok()) {
-    PrintError(sm.status());
-    return kExitUsage;
+  engine::ClassicEventOptions event_options;
+  event_options.secret_name = flags.secret_name;
+  event_options.sns_topic = flags.sns_topic;
+  Result<engine::UserOutcome> outcome =
+      engine::HandleClassicEvent(*event, *factory, journal->get(), *options, event_options);
+  if (!outcome.ok()) {
+    PrintError(outcome.status());
+    return outcome.status().code() == StatusCode::kInvalidArgument ? kExitUsage : kExitPartialFailure;
   }
-  Result<std::string> previous = KeyIdAtStage(*sm, secret_name, "AWSPREVIOUS");
-  Result<std::string> current = previous.ok() ? KeyIdAtStage(*sm, secret_name, "AWSCURRENT") : previous;
-  if (!current.ok()) {
-    PrintError(current.status().WithContext("reading secret " + secret_name));
-    return kExitPartialFailure;
-  }
-
-  engine::StepOverrides overrides;
-  if (event->action == "create") {
-    overrides.force_rotate = true;
-    overrides.stop_after_store = true;
-    overrides.known_retired_key_id = *previous;
-  } else {
-    if (previous->empty()) {
-      fmt::print("{}\n", nlohmann::json{{"action", event->action},
-                                        {"user", event->user},
-                                        {"result", "skipped"},
-                                        {"message", "secret " + secret_name + " has no AWSPREVIOUS key"}}
-                             .dump());
-      return kExitOk;
-    }
-    overrides.adopt_old_key_id = *previous;
-    overrides.adopt_new_key_id = *current;
-    overrides.deactivate_now = event->action == "deactivate";
-    overrides.delete_now = event->action == "delete";
-  }
-  engine::Rotator rotator(*factory, journal->get(), *options);
-  engine::UserOutcome outcome = rotator.RotateUser(event->user, overrides);
-  PrintOutcome(outcome, /*json=*/true);
-  return outcome.failed() || outcome.result == engine::UserOutcome::Result::kLocked ? kExitPartialFailure : kExitOk;
+  PrintOutcome(*outcome, /*json=*/true);
+  return outcome->failed() || outcome->result == engine::UserOutcome::Result::kLocked ? kExitPartialFailure : kExitOk;
 }
 
 }  // namespace

@@ -62,6 +62,20 @@ std::string ResultName(UserOutcome::Result result) {
   return "unknown";
 }
 
+nlohmann::json OutcomeToJson(const UserOutcome& o) {
+  nlohmann::json j = {{"user", o.user},
+                      {"account", o.account},
+                      {"result", ResultName(o.result)},
+                      {"state", o.state},
+                      {"rotation_id", o.rotation_id},
+                      {"old_access_key_id", o.old_key_id},
+                      {"new_access_key_id", o.new_key_id},
+                      {"actions", o.actions},
+                      {"message", o.message}};
+  if (o.next_step_at) j["next_step_at"] = FormatIso8601(*o.next_step_at);
+  return j;
+}
+
 // One run over one user. Each Step* method either moves record_ to its next
 // state (saved before the side effect that follows it) and returns true, or
 // fills out_ and returns false to end the run.

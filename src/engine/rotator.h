@@ -26,6 +26,7 @@
 
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -92,6 +93,9 @@ struct UserOutcome {
   bool failed() const { return result == Result::kFailed || result == Result::kRolledBack; }
 };
 std::string ResultName(UserOutcome::Result result);  // "not_due", "progressed", ...
+// {"user", "account", "result", "state", "rotation_id", "old_access_key_id",
+//  "new_access_key_id", "actions", "message", "next_step_at"?}: never a secret.
+nlohmann::json OutcomeToJson(const UserOutcome& outcome);
 
 // Checks every destination and notifier spec (with {user} and {account}
 // filled in with examples) and the policy, so bad input is refused before
