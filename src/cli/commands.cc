@@ -20,6 +20,7 @@ int Main(int argc, char** argv) {
   RegisterWhoamiCommand(app);
   RegisterDoctorCommand(app);
   RegisterVaultCommand(app);
+  RegisterKeeperCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {

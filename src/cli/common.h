@@ -54,5 +54,6 @@ void RegisterEventCommand(CLI::App& app);
 void RegisterHistoryCommand(CLI::App& app);
 void RegisterLambdaCommand(CLI::App& app);
 void RegisterVaultCommand(CLI::App& app);
+void RegisterKeeperCommand(CLI::App& app);
 
 }  // namespace keyrotor::cli

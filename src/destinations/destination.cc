@@ -106,6 +106,9 @@ Result<std::unique_ptr<Destination>> MakeDestination(std::string_view spec, cons
     return std::unique_ptr<Destination>(
         std::make_unique<VaultDestination>(spec_text, std::move(path), std::move(entry), options.vault_key_file));
   }
+  if (auto extra = options.extra_kinds.find(kind); extra != options.extra_kinds.end()) {
+    return extra->second(spec, rest, options);
+  }
   if (kind == "exec") {
     Result<std::vector<std::string>> argv = SplitCommandLine(rest);
     if (!argv.ok()) return BadSpec(spec, argv.status().message());

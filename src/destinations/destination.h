@@ -8,6 +8,7 @@
 // so every call must be idempotent for the same rotation id.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -53,6 +54,12 @@ struct DestinationOptions {
   Duration exec_timeout{60000};             // exec: killed after this
   std::string vault_key_file;               // vault: empty = VAULT_PATH.key
   EnvMap exec_env;                          // exec: the environment passed on (already stripped of secrets)
+  // Kinds a command adds for itself (keyrotor keeper's record writer): KIND ->
+  // a maker given what follows "KIND:". Specs are saved in the journal and
+  // remade from them on resume, so a kind must be a pure function of its spec.
+  using Maker = std::function<Result<std::unique_ptr<Destination>>(
+      std::string_view spec, std::string_view rest, const DestinationOptions& options)>;
+  std::map<std::string, Maker, std::less<>> extra_kinds;
 };
 
 // Parses one --to spec:

@@ -55,14 +55,7 @@ class ExecDestination : public Destination {
     WipeString(dumped);
     Secret input(std::move(line));
     if (auto it = doc.find("secret_access_key"); it != doc.end()) WipeString(it->get_ref<std::string&>());
-    Result<SubprocessResult> run = RunSubprocess(argv_, input, env_, timeout_);
-    if (!run.ok()) return run.status().WithContext(spec_);
-    // What it printed on stdout is never quoted (it may echo the document);
-    // stderr is, redacted, because that is where a failing program says why.
-    WipeString(run->out);
-    Status status = SubprocessStatus(spec_, *run, timeout_, {&key.secret_access_key});
-    WipeString(run->err);
-    return status;
+    return SendToProgram(spec_, argv_, input, env_, timeout_, {&key.secret_access_key});
   }
 
   const std::string spec_;
@@ -72,6 +65,18 @@ class ExecDestination : public Destination {
 };
 
 }  // namespace
+
+Status SendToProgram(std::string_view what, const std::vector<std::string>& argv, const Secret& input,
+                     const EnvMap& env, Duration timeout, const std::vector<const Secret*>& secrets) {
+  Result<SubprocessResult> run = RunSubprocess(argv, input, env, timeout);
+  if (!run.ok()) return run.status().WithContext(what);
+  // What it printed on stdout is never quoted (it may echo the document);
+  // stderr is, redacted, because that is where a failing program says why.
+  WipeString(run->out);
+  Status status = SubprocessStatus(what, *run, timeout, secrets);
+  WipeString(run->err);
+  return status;
+}
 
 std::unique_ptr<Destination> MakeExecDestination(std::string spec, std::vector<std::string> argv,
                                                  const DestinationOptions& options) {
