@@ -19,6 +19,8 @@ int Main(int argc, char** argv) {
   RegisterWhoamiCommand(app);
   RegisterDoctorCommand(app);
   RegisterVaultCommand(app);
+  RegisterReportCommand(app);
+  RegisterPolicyCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {

@@ -53,5 +53,7 @@ void RegisterRotateCommand(CLI::App& app);
 void RegisterEventCommand(CLI::App& app);
 void RegisterHistoryCommand(CLI::App& app);
 void RegisterVaultCommand(CLI::App& app);
+void RegisterReportCommand(CLI::App& app);
+void RegisterPolicyCommand(CLI::App& app);
 
 }  // namespace keyrotor::cli
