@@ -21,6 +21,8 @@ int Main(int argc, char** argv) {
   RegisterDoctorCommand(app);
   RegisterVaultCommand(app);
   RegisterKeeperCommand(app);
+  RegisterReportCommand(app);
+  RegisterPolicyCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {

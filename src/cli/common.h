@@ -55,5 +55,7 @@ void RegisterHistoryCommand(CLI::App& app);
 void RegisterLambdaCommand(CLI::App& app);
 void RegisterVaultCommand(CLI::App& app);
 void RegisterKeeperCommand(CLI::App& app);
+void RegisterReportCommand(CLI::App& app);
+void RegisterPolicyCommand(CLI::App& app);
 
 }  // namespace keyrotor::cli
