@@ -9,14 +9,16 @@
 #include "base/file_util.h"
 #include "base/subprocess.h"
 #include "engine/crash_points.h"
+#include "engine/pg_journal.h"
 #include "engine/sqlite_journal.h"
 
 namespace keyrotor::cli {
 
 void AddEngineFlags(CLI::App& app, EngineFlags& f, bool with_handover) {
   app.add_option("--state", f.state,
-                 "Journal (SQLite) holding rotations in progress, locks and the audit trail "
-                 "(default: KEYROTOR_STATE or ~/.local/state/keyrotor/journal.db)");
+                 "Journal holding rotations in progress, locks and the audit trail: a SQLite file, or a "
+                 "postgresql://... URL shared by several instances (sealing key: KEYROTOR_STATE_KEY or "
+                 "~/.local/state/keyrotor/pg.key) (default: KEYROTOR_STATE or ~/.local/state/keyrotor/journal.db)");
   app.add_option("--mode", f.mode, "staged (default), immediate, or delete-first (accepts a gap without a key)")
       ->capture_default_str();
   app.add_option("--rotate-after", f.rotate_after, "Rotate an active key this old")->capture_default_str();
@@ -127,7 +129,16 @@ std::string DefaultStatePath(const EnvMap& env) {
   return credentials::ExpandHome("~/.local/state/keyrotor/journal.db", env);
 }
 
-Result<std::unique_ptr<engine::Journal>> OpenJournal(const std::string& path) {
+std::string DefaultStateKeyPath(const EnvMap& env) {
+  if (auto s = EnvValue(env, "KEYROTOR_STATE_KEY")) return *s;
+  if (auto x = EnvValue(env, "XDG_STATE_HOME")) return *x + "/keyrotor/pg.key";
+  return credentials::ExpandHome("~/.local/state/keyrotor/pg.key", env);
+}
+
+namespace {
+
+// Creates the parent directory of a state file (mode 0700) when missing.
+Status MakeStateDirectory(const std::string& path) {
   std::filesystem::path dir = std::filesystem::path(path).parent_path();
   if (!dir.empty() && !std::filesystem::exists(dir)) {
     std::error_code ec;
@@ -135,9 +146,23 @@ Result<std::unique_ptr<engine::Journal>> OpenJournal(const std::string& path) {
     if (ec) return Status::IoError(dir.string() + ": cannot create the state directory: " + ec.message());
     ::chmod(dir.c_str(), 0700);
   }
-  KR_ASSIGN_OR_RETURN(std::unique_ptr<engine::Journal> journal, engine::OpenSqliteJournal(path));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<engine::Journal>> OpenJournal(const std::string& state, const EnvMap& env) {
+  std::unique_ptr<engine::Journal> journal;
+  if (engine::IsPostgresUrl(state)) {
+    std::string key_file = DefaultStateKeyPath(env);
+    KR_RETURN_IF_ERROR(MakeStateDirectory(key_file));
+    KR_ASSIGN_OR_RETURN(journal, engine::OpenPostgresJournal(state, key_file));
+  } else {
+    KR_RETURN_IF_ERROR(MakeStateDirectory(state));
+    KR_ASSIGN_OR_RETURN(journal, engine::OpenSqliteJournal(state));
+  }
   // The crash-safety tests kill the process at each journal step.
-  if (auto point = EnvValue(ProcessEnvironment(), "KEYROTOR_CRASH_POINT")) {
+  if (auto point = EnvValue(env, "KEYROTOR_CRASH_POINT")) {
     KR_ASSIGN_OR_RETURN(engine::CrashPoint p, engine::ParseCrashPoint(*point));
     return engine::WithCrashPoint(std::move(journal), p);
   }

@@ -15,7 +15,7 @@
 namespace keyrotor::cli {
 
 struct EngineFlags {
-  std::string state;  // journal path; default DefaultStatePath()
+  std::string state;  // journal path or postgresql:// URL; default DefaultStatePath()
   std::string mode = "staged";
   std::string rotate_after = "90d";
   std::string deactivate_after = "10d";
@@ -49,8 +49,15 @@ Result<engine::EngineOptions> BuildEngineOptions(const EngineFlags& flags, const
 // KEYROTOR_STATE, else $XDG_STATE_HOME/keyrotor/journal.db, else
 // ~/.local/state/keyrotor/journal.db.
 std::string DefaultStatePath(const EnvMap& env);
-// Opens (creating its directory, mode 0700) the journal at `path`.
-Result<std::unique_ptr<engine::Journal>> OpenJournal(const std::string& path);
+// KEYROTOR_STATE_KEY, else $XDG_STATE_HOME/keyrotor/pg.key, else
+// ~/.local/state/keyrotor/pg.key: the sealing key of a PostgreSQL journal.
+// Every instance sharing the database needs a copy of the same file.
+std::string DefaultStateKeyPath(const EnvMap& env);
+// Opens the journal `state` names: a postgresql:// or postgres:// URL (sealing
+// key DefaultStateKeyPath) or a SQLite file (its directory created, mode
+// 0700, when missing). KEYROTOR_CRASH_POINT in `env` wraps it for the
+// crash-safety tests.
+Result<std::unique_ptr<engine::Journal>> OpenJournal(const std::string& state, const EnvMap& env);
 
 // One line per outcome (or a JSON object with --json), on stdout.
 void PrintOutcome(const engine::UserOutcome& outcome, bool json);

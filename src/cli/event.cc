@@ -41,7 +41,7 @@ int RunEvent(EventFlags flags) {
     return kExitUsage;
   }
   std::string state = flags.engine.state.empty() ? DefaultStatePath(env) : flags.engine.state;
-  Result<std::unique_ptr<engine::Journal>> journal = OpenJournal(state);
+  Result<std::unique_ptr<engine::Journal>> journal = OpenJournal(state, env);
   if (!journal.ok()) {
     PrintError(journal.status());
     return kExitUsage;

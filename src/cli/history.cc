@@ -28,7 +28,7 @@ int RunHistory(const HistoryFlags& flags) {
     filter.since = Clock::Real()->Now() - *ago;
   }
   std::string state = flags.state.empty() ? DefaultStatePath(env) : flags.state;
-  Result<std::unique_ptr<engine::Journal>> journal = OpenJournal(state);
+  Result<std::unique_ptr<engine::Journal>> journal = OpenJournal(state, env);
   if (!journal.ok()) {
     PrintError(journal.status());
     return kExitUsage;
@@ -47,7 +47,9 @@ int RunHistory(const HistoryFlags& flags) {
 void RegisterHistoryCommand(CLI::App& app) {
   auto flags = std::make_shared<HistoryFlags>();
   auto* cmd = app.add_subcommand("history", "Show the audit trail: one JSON line per action, oldest first");
-  cmd->add_option("--state", flags->state, "Journal (default: KEYROTOR_STATE or ~/.local/state/keyrotor/journal.db)");
+  cmd->add_option(
+      "--state", flags->state,
+      "Journal: SQLite file or postgresql:// URL (default: KEYROTOR_STATE or ~/.local/state/keyrotor/journal.db)");
   cmd->add_option("--user", flags->user, "Only this IAM user");
   cmd->add_option("--since", flags->since, "Only actions this recent (e.g. 7d, 36h)");
   cmd->add_option("--limit", flags->limit, "Only the most recent N actions");

@@ -36,7 +36,7 @@ int RunRotate(const RotateFlags& flags) {
   }
   options->dry_run = flags.dry_run;
   std::string state = flags.engine.state.empty() ? DefaultStatePath(env) : flags.engine.state;
-  Result<std::unique_ptr<engine::Journal>> journal = OpenJournal(state);
+  Result<std::unique_ptr<engine::Journal>> journal = OpenJournal(state, env);
   if (!journal.ok()) {
     PrintError(journal.status());
     return kExitUsage;

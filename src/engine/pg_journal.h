@@ -1,0 +1,39 @@
+// The journal in PostgreSQL, so that several keyrotor daemons (on one host or
+// many) share rotations, locks and the audit trail.
+//
+// Everything lives in the database schema `keyrotor` (created when missing,
+// with a schema_version table; a newer version is refused). Secrets are kept
+// only sealed (base/seal.h) with a key from a local file, which every daemon
+// sharing the database must have with the same contents: distribute it like
+// any other secret. The database stores a check box sealed with that key, so
+// a daemon holding a different key is refused before it seals anything.
+//
+// Per-user locks are PostgreSQL session-level advisory locks, each on a
+// connection of its own that the UserLock owns: the server drops the lock when
+// that session ends, including when the process holding it dies.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "engine/journal.h"
+
+namespace keyrotor::engine {
+
+// True for a `--state` value naming a PostgreSQL database rather than a file:
+// "postgresql://..." or "postgres://...".
+bool IsPostgresUrl(const std::string& state);
+
+// `url` is handed to libpq as is (e.g.
+// "postgresql://keyrotor@db.internal:5432/keyrotor?sslmode=verify-full" or
+// "postgresql://keyrotor@/keyrotor?host=/run/postgresql"). The sealing key is
+// read from `sealing_key_file`, or created there (0600) on first use when the
+// database holds no box sealed with another key yet. Errors name the URL with
+// any password removed.
+Result<std::unique_ptr<Journal>> OpenPostgresJournal(const std::string& url, const std::string& sealing_key_file);
+
+// The URL with its password (user:PASSWORD@ or password=...) replaced by ****,
+// for messages.
+std::string RedactPostgresUrl(const std::string& url);
+
+}  // namespace keyrotor::engine
