@@ -19,6 +19,7 @@ int Main(int argc, char** argv) {
   RegisterWhoamiCommand(app);
   RegisterDoctorCommand(app);
   RegisterVaultCommand(app);
+  RegisterConfigCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {

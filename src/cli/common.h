@@ -53,5 +53,6 @@ void RegisterRotateCommand(CLI::App& app);
 void RegisterEventCommand(CLI::App& app);
 void RegisterHistoryCommand(CLI::App& app);
 void RegisterVaultCommand(CLI::App& app);
+void RegisterConfigCommand(CLI::App& app);
 
 }  // namespace keyrotor::cli
