@@ -23,6 +23,7 @@ int Main(int argc, char** argv) {
   RegisterKeeperCommand(app);
   RegisterReportCommand(app);
   RegisterPolicyCommand(app);
+  RegisterConfigCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {

@@ -57,5 +57,6 @@ void RegisterVaultCommand(CLI::App& app);
 void RegisterKeeperCommand(CLI::App& app);
 void RegisterReportCommand(CLI::App& app);
 void RegisterPolicyCommand(CLI::App& app);
+void RegisterConfigCommand(CLI::App& app);
 
 }  // namespace keyrotor::cli

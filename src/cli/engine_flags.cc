@@ -3,11 +3,10 @@
 #include <fmt/core.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "base/file_util.h"
-#include "base/subprocess.h"
 #include "engine/crash_points.h"
 #include "engine/pg_journal.h"
 #include "engine/sqlite_journal.h"
@@ -62,71 +61,24 @@ void AddEngineFlags(CLI::App& app, EngineFlags& f, bool with_handover) {
 
 namespace {
 
-Result<Duration> DurationFlag(const std::string& flag, const std::string& value) {
-  Result<Duration> d = engine::ParseDuration(value);
-  if (!d.ok()) return Status::InvalidArgument(flag + ": " + d.status().message());
-  return d;
+// The flag that sets a config-file key: "rotate_after" -> "--rotate-after";
+// the repeatable list flags are singular.
+std::string FlagName(std::string_view key) {
+  if (key == "exempt_tags") return "--exempt-tag";
+  if (key == "exempt_groups") return "--exempt-group";
+  std::string flag = "--" + std::string(key);
+  std::replace(flag.begin(), flag.end(), '_', '-');
+  return flag;
 }
 
 }  // namespace
 
 Result<engine::EngineOptions> BuildEngineOptions(const EngineFlags& f, const EnvMap& env,
                                                  const aws::ClientFactory& admin) {
-  engine::EngineOptions o;
-  engine::Policy& p = o.policy;
-  Result<engine::RotationMode> mode = engine::ParseMode(f.mode);
-  if (!mode.ok()) return Status::InvalidArgument("--mode: " + mode.status().message());
-  p.mode = *mode;
-  KR_ASSIGN_OR_RETURN(p.rotate_after, DurationFlag("--rotate-after", f.rotate_after));
-  KR_ASSIGN_OR_RETURN(p.deactivate_after, DurationFlag("--deactivate-after", f.deactivate_after));
-  KR_ASSIGN_OR_RETURN(p.delete_after, DurationFlag("--delete-after", f.delete_after));
-  KR_ASSIGN_OR_RETURN(p.max_age, DurationFlag("--max-age", f.max_age));
-  KR_ASSIGN_OR_RETURN(p.quiet_period, DurationFlag("--quiet-period", f.quiet_period));
-  KR_ASSIGN_OR_RETURN(p.force_after, DurationFlag("--force-after", f.force_after));
-  KR_ASSIGN_OR_RETURN(p.verify_timeout, DurationFlag("--verify-timeout", f.verify_timeout));
-  p.exempt_tags.clear();
-  for (const std::string& t : f.exempt_tags) {
-    size_t eq = t.find('=');
-    if (eq == std::string::npos || eq == 0) return Status::InvalidArgument("--exempt-tag: expected KEY=VALUE, got '" + t + "'");
-    p.exempt_tags.push_back({t.substr(0, eq), t.substr(eq + 1)});
-  }
-  p.exempt_groups = f.exempt_groups;
-  p.delete_unknown_inactive = f.delete_unknown_inactive;
-  KR_RETURN_IF_ERROR(p.Validate());
-
-  o.destinations = f.to;
-  o.notify = f.notify;
-  if (!f.value_template_file.empty()) {
-    Result<std::string> tmpl = ReadFile(f.value_template_file);
-    if (!tmpl.ok()) return tmpl.status().WithContext("--value-template");
-    o.destination_options.value_template = *tmpl;
-  }
-  o.destination_options.kms_key_id = f.kms_key_id;
-  o.destination_options.vault_key_file = f.vault_key_file;
-  KR_ASSIGN_OR_RETURN(Duration exec_timeout, DurationFlag("--exec-timeout", f.exec_timeout));
-  o.destination_options.exec_timeout = exec_timeout;
-  o.destination_options.exec_env = ChildEnvironment(env);
+  KR_ASSIGN_OR_RETURN(engine::EngineOptions o, engine::ResolveEngineSettings(f, env, FlagName));
   o.notifier_options.transport = admin.context().transport;
-  o.notifier_options.exec_timeout = exec_timeout;
-  o.notifier_options.exec_env = o.destination_options.exec_env;
-  if (!f.webhook_secret_file.empty()) {
-    Result<std::string> key = ReadFile(f.webhook_secret_file);
-    if (!key.ok()) return key.status().WithContext("--webhook-secret-file");
-    std::string k = std::move(key).value();
-    while (!k.empty() && (k.back() == '\n' || k.back() == '\r')) k.pop_back();
-    o.notifier_options.webhook_secret = Secret(std::move(k));
-  } else if (auto key = EnvValue(env, "KEYROTOR_WEBHOOK_SECRET")) {
-    o.notifier_options.webhook_secret = Secret(*key);
-  }
-  o.orphan_settle = Duration(std::max(0, f.orphan_settle_ms));
   KR_RETURN_IF_ERROR(engine::ValidateEngineOptions(o, admin));
   return o;
-}
-
-std::string DefaultStatePath(const EnvMap& env) {
-  if (auto s = EnvValue(env, "KEYROTOR_STATE")) return *s;
-  if (auto x = EnvValue(env, "XDG_STATE_HOME")) return *x + "/keyrotor/journal.db";
-  return credentials::ExpandHome("~/.local/state/keyrotor/journal.db", env);
 }
 
 std::string DefaultStateKeyPath(const EnvMap& env) {

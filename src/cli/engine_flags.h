@@ -11,30 +11,14 @@
 #include "cli/common.h"
 #include "engine/journal.h"
 #include "engine/rotator.h"
+#include "engine/settings.h"
 
 namespace keyrotor::cli {
 
-struct EngineFlags {
+// The engine settings (shared with keyrotor.toml's [policy]) plus what only
+// the command line has.
+struct EngineFlags : engine::EngineSettings {
   std::string state;  // journal path or postgresql:// URL; default DefaultStatePath()
-  std::string mode = "staged";
-  std::string rotate_after = "90d";
-  std::string deactivate_after = "10d";
-  std::string delete_after = "10d";
-  std::string max_age = "0";
-  std::string quiet_period = "24h";
-  std::string force_after = "30d";
-  std::string verify_timeout = "60s";
-  std::vector<std::string> exempt_tags = {"keyrotor:exempt=true"};
-  std::vector<std::string> exempt_groups;
-  bool delete_unknown_inactive = false;
-  std::vector<std::string> to;
-  std::vector<std::string> notify;
-  std::string value_template_file;
-  std::string kms_key_id;
-  std::string vault_key_file;
-  std::string webhook_secret_file;
-  std::string exec_timeout = "60s";
-  int orphan_settle_ms = 5000;
   bool json = false;
 };
 
@@ -48,7 +32,7 @@ Result<engine::EngineOptions> BuildEngineOptions(const EngineFlags& flags, const
 
 // KEYROTOR_STATE, else $XDG_STATE_HOME/keyrotor/journal.db, else
 // ~/.local/state/keyrotor/journal.db.
-std::string DefaultStatePath(const EnvMap& env);
+using engine::DefaultStatePath;
 // KEYROTOR_STATE_KEY, else $XDG_STATE_HOME/keyrotor/pg.key, else
 // ~/.local/state/keyrotor/pg.key: the sealing key of a PostgreSQL journal.
 // Every instance sharing the database needs a copy of the same file.

@@ -97,7 +97,7 @@ int RunKeeper(const KeeperFlags& flags) {
   if (!factory.ok()) return Usage(factory.status().WithContext("admin credentials"));
 
   std::string state = flags.state.empty() ? DefaultStatePath(env) : flags.state;
-  Result<std::unique_ptr<engine::Journal>> journal = OpenJournal(state);
+  Result<std::unique_ptr<engine::Journal>> journal = OpenJournal(state, env);
   if (!journal.ok()) return Usage(journal.status());
 
   keeper::KeeperOptions options;

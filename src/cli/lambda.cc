@@ -44,7 +44,7 @@ int RunLambda(const LambdaFlags& flags) {
   if (!options.ok()) return init_failed(options.status());
   std::string state = flags.engine.state;
   if (state.empty()) state = EnvValue(env, "KEYROTOR_STATE").value_or("/tmp/keyrotor/journal.db");
-  Result<std::unique_ptr<engine::Journal>> journal = OpenJournal(state);
+  Result<std::unique_ptr<engine::Journal>> journal = OpenJournal(state, env);
   if (!journal.ok()) return init_failed(journal.status());
   engine::ClassicEventOptions event_options;
   event_options.sns_topic = EnvValue(env, "KEYROTOR_SNS_TOPIC").value_or("");

@@ -1,0 +1,121 @@
+#include "engine/settings.h"
+
+#include <algorithm>
+
+#include "base/file_util.h"
+#include "base/subprocess.h"
+#include "credentials/shared_config.h"
+
+namespace keyrotor::engine {
+namespace {
+
+// Collects every bad setting rather than stopping at the first, so a person
+// fixes a file (or a command line) in one pass.
+class Problems {
+ public:
+  explicit Problems(const SettingNamer& name) : name_(name) {}
+
+  void Add(std::string_view key, const Status& status) { problems_.push_back(status.WithContext(name_(key))); }
+
+  template <typename T>
+  void Parse(std::string_view key, Result<T> parsed, T& out) {
+    if (parsed.ok()) {
+      out = std::move(parsed).value();
+    } else {
+      Add(key, Status::InvalidArgument(parsed.status().message()));
+    }
+  }
+
+  bool empty() const { return problems_.empty(); }
+
+  Status ToStatus() const {
+    if (problems_.empty()) return Status::Ok();
+    if (problems_.size() == 1) return problems_.front();
+    std::string all;
+    for (const Status& s : problems_) all += (all.empty() ? "" : "\n") + s.message();
+    return Status::InvalidArgument(all);
+  }
+
+ private:
+  const SettingNamer& name_;
+  std::vector<Status> problems_;
+};
+
+}  // namespace
+
+Result<EngineOptions> ResolveEngineSettings(const EngineSettings& s, const EnvMap& env, const SettingNamer& name) {
+  Problems problems(name);
+  EngineOptions o;
+  Policy& p = o.policy;
+  problems.Parse("mode", ParseMode(s.mode), p.mode);
+  problems.Parse("rotate_after", ParseDuration(s.rotate_after), p.rotate_after);
+  problems.Parse("deactivate_after", ParseDuration(s.deactivate_after), p.deactivate_after);
+  problems.Parse("delete_after", ParseDuration(s.delete_after), p.delete_after);
+  problems.Parse("max_age", ParseDuration(s.max_age), p.max_age);
+  problems.Parse("quiet_period", ParseDuration(s.quiet_period), p.quiet_period);
+  problems.Parse("force_after", ParseDuration(s.force_after), p.force_after);
+  problems.Parse("verify_timeout", ParseDuration(s.verify_timeout), p.verify_timeout);
+  p.exempt_tags.clear();
+  for (const std::string& t : s.exempt_tags) {
+    size_t eq = t.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      problems.Add("exempt_tags", Status::InvalidArgument("expected KEY=VALUE, got '" + t + "'"));
+      continue;
+    }
+    p.exempt_tags.push_back({t.substr(0, eq), t.substr(eq + 1)});
+  }
+  p.exempt_groups = s.exempt_groups;
+  p.delete_unknown_inactive = s.delete_unknown_inactive;
+  // The durations' relations only mean something once each one parsed; the
+  // message starts with the setting it blames (max_age).
+  if (problems.empty()) {
+    Status valid = p.Validate();
+    if (!valid.ok()) {
+      const std::string& m = valid.message();
+      std::string key = m.substr(0, std::min(m.find_first_of(" :"), m.size()));
+      problems.Add(key, valid);
+    }
+  }
+
+  o.destinations = s.to;
+  o.notify = s.notify;
+  if (!s.value_template_file.empty()) {
+    Result<std::string> tmpl = ReadFile(s.value_template_file);
+    if (tmpl.ok()) {
+      o.destination_options.value_template = *tmpl;
+    } else {
+      problems.Add("value_template", tmpl.status());
+    }
+  }
+  o.destination_options.kms_key_id = s.kms_key_id;
+  o.destination_options.vault_key_file = s.vault_key_file;
+  Duration exec_timeout = o.destination_options.exec_timeout;
+  problems.Parse("exec_timeout", ParseDuration(s.exec_timeout), exec_timeout);
+  o.destination_options.exec_timeout = exec_timeout;
+  o.destination_options.exec_env = ChildEnvironment(env);
+  o.notifier_options.exec_timeout = exec_timeout;
+  o.notifier_options.exec_env = o.destination_options.exec_env;
+  if (!s.webhook_secret_file.empty()) {
+    Result<std::string> key = ReadFile(s.webhook_secret_file);
+    if (key.ok()) {
+      std::string k = std::move(key).value();
+      while (!k.empty() && (k.back() == '\n' || k.back() == '\r')) k.pop_back();
+      o.notifier_options.webhook_secret = Secret(std::move(k));
+    } else {
+      problems.Add("webhook_secret_file", key.status());
+    }
+  } else if (auto key = EnvValue(env, "KEYROTOR_WEBHOOK_SECRET")) {
+    o.notifier_options.webhook_secret = Secret(*key);
+  }
+  o.orphan_settle = Duration(std::max(0, s.orphan_settle_ms));
+  KR_RETURN_IF_ERROR(problems.ToStatus());
+  return o;
+}
+
+std::string DefaultStatePath(const EnvMap& env) {
+  if (auto s = EnvValue(env, "KEYROTOR_STATE")) return *s;
+  if (auto x = EnvValue(env, "XDG_STATE_HOME")) return *x + "/keyrotor/journal.db";
+  return credentials::ExpandHome("~/.local/state/keyrotor/journal.db", env);
+}
+
+}  // namespace keyrotor::engine

@@ -1,0 +1,56 @@
+// The engine's options as people write them, before parsing: the flags of
+// `keyrotor rotate` and the [policy] tables of keyrotor.toml. One resolver
+// for both, so a setting means the same thing wherever it is written.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/environment.h"
+#include "base/status.h"
+#include "engine/rotator.h"
+
+namespace keyrotor::engine {
+
+struct EngineSettings {
+  std::string mode = "staged";
+  std::string rotate_after = "90d";
+  std::string deactivate_after = "10d";
+  std::string delete_after = "10d";
+  std::string max_age = "0";
+  std::string quiet_period = "24h";
+  std::string force_after = "30d";
+  std::string verify_timeout = "60s";
+  std::vector<std::string> exempt_tags = {"keyrotor:exempt=true"};
+  std::vector<std::string> exempt_groups;
+  bool delete_unknown_inactive = false;
+  std::vector<std::string> to;
+  std::vector<std::string> notify;
+  std::string value_template_file;
+  std::string kms_key_id;
+  std::string vault_key_file;
+  std::string webhook_secret_file;
+  std::string exec_timeout = "60s";
+  int orphan_settle_ms = 5000;
+};
+
+// How an error names a setting, given its config-file key ("rotate_after",
+// "exempt_tags", "to", "value_template", ...): the CLI says "--rotate-after",
+// the config file "keyrotor.toml:12: policy.rotate_after".
+using SettingNamer = std::function<std::string(std::string_view key)>;
+
+// Parses every setting and validates the policy; reads the value template
+// and the webhook secret (or KEYROTOR_WEBHOOK_SECRET). Reports every bad
+// setting, one per line, each "NAME: what is wrong". Destination and notify
+// specs are not checked here (ValidateEngineOptions needs clients) and
+// notifier_options.transport is left for the caller, who owns the clients.
+Result<EngineOptions> ResolveEngineSettings(const EngineSettings& settings, const EnvMap& env,
+                                            const SettingNamer& name);
+
+// KEYROTOR_STATE, else $XDG_STATE_HOME/keyrotor/journal.db, else
+// ~/.local/state/keyrotor/journal.db.
+std::string DefaultStatePath(const EnvMap& env);
+
+}  // namespace keyrotor::engine
