@@ -44,7 +44,9 @@ class FakeRuntimeApi {
   aws::HttpResponse Handle(const aws::HttpRequest& r) {
     std::lock_guard<std::mutex> lock(mu_);
     aws::HttpResponse response;
-    const std::string& path = r.url;  // the request target
+    // The server hands over the absolute URL; keep the path.
+    size_t host_end = r.url.find("://") == std::string::npos ? 0 : r.url.find('/', r.url.find("://") + 3);
+    const std::string path = r.url.substr(host_end == std::string::npos ? r.url.size() : host_end);
     if (r.method == "GET" && path.find("/2018-06-01/runtime/invocation/next") != std::string::npos) {
       if (events_.empty()) {
         response.status = 500;  // the test is over
