@@ -313,9 +313,10 @@ def _():
 
 
 def _shifted_amz_date():
-    # One second later than now: inside the 15-minute skew window, so only the
+    # A minute later than now (one second later could be the very second
+    # botocore then signs with): inside the 15-minute skew window, so only the
     # signature can reject it.
-    later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=1)
+    later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=60)
     return later.strftime("%Y%m%dT%H%M%SZ")
 
 

@@ -327,8 +327,16 @@ function replaceBody(from, to) {
   };
 }
 
-function amzDateOneSecondLater() {
-  return new Date(Date.now() + 1000).toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
+// Moves the signed X-Amz-Date by `seconds`, reading the value the SDK signed:
+// a date computed before send() could land on the very second the SDK then
+// signs with, and the "tampered" request would be valid.
+function shiftAmzDate(seconds) {
+  return (request) => {
+    const k = Object.keys(request.headers).find((h) => h.toLowerCase() === 'x-amz-date');
+    const v = request.headers[k];
+    const signed = Date.parse(`${v.slice(0, 4)}-${v.slice(4, 6)}-${v.slice(6, 8)}T${v.slice(9, 11)}:${v.slice(11, 13)}:${v.slice(13, 15)}Z`);
+    request.headers[k] = new Date(signed + seconds * 1000).toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
+  };
 }
 
 test('signature checks: wrong secret, tampered requests, unknown key', async () => {
@@ -347,7 +355,7 @@ test('signature checks: wrong secret, tampered requests, unknown key', async () 
     .send(new sdk.iam.ListUsersCommand({ MaxItems: 1 })), 'SignatureDoesNotMatch', 403);
   await expectError(tampered(sdk.iam.IAMClient, replaceBody('interop-sdk-v3-keys', 'interop-bulk-000xxx'))
     .send(new sdk.iam.CreateAccessKeyCommand({ UserName: 'interop-sdk-v3-keys' })), 'SignatureDoesNotMatch', 403);
-  await expectError(tampered(sdk.sts.STSClient, setHeader('x-amz-date', amzDateOneSecondLater())).send(identity),
+  await expectError(tampered(sdk.sts.STSClient, shiftAmzDate(1)).send(identity),
     'SignatureDoesNotMatch', 403);
 
   // JSON protocol: swapping the operation (X-Amz-Target) after signing must not run it.
