@@ -13,10 +13,15 @@ Result<HttpResponse> ServiceClient::Invoke(std::string_view operation, HttpReque
                                            const CallOptions& options) {
   if (!context_.transport) return Status::Internal("client has no HTTP transport");
   RetryStrategy strategy(context_.retry, context_.clock, context_.quota);
-  int max_attempts = std::max(1, context_.retry.max_attempts);
+  const int max_attempts = std::max(1, context_.retry.max_attempts);
+  // Throttled attempts paced by the rate limiter do not count against
+  // max_attempts (see RetryOptions::max_throttled_attempts).
+  const int max_throttled = std::max(max_attempts, context_.retry.max_throttled_attempts);
+  int counted = 0;  // attempts that count against max_attempts
+  bool paced_retry = false;
   Status last;
-  for (int attempt = 1; attempt <= max_attempts; ++attempt) {
-    if (attempt > 1) context_.clock->SleepFor(strategy.Backoff(attempt));
+  for (int attempt = 1; counted < max_attempts && attempt <= max_throttled; ++attempt) {
+    if (attempt > 1 && !paced_retry) context_.clock->SleepFor(strategy.Backoff(counted + 1));
     HttpRequest to_send = request;
     if (options.sign) {
       if (!context_.credentials) return Status::Internal(std::string(operation) + ": no credentials to sign with");
@@ -42,6 +47,12 @@ Result<HttpResponse> ServiceClient::Invoke(std::string_view operation, HttpReque
     if (options.earlier_attempt_may_have_applied && rc == RetryClass::kTransient) {
       *options.earlier_attempt_may_have_applied = true;
     }
+    // A throttle under an active limiter: the limiter has just slowed down and
+    // its next token is the right moment to try again.
+    paced_retry = rc == RetryClass::kThrottling && context_.rate_limiter && context_.rate_limiter->enabled();
+    if (paced_retry) continue;
+    ++counted;
+    if (counted >= max_attempts) break;
     if (context_.quota && !context_.quota->Acquire(last.IsUnknownOutcome())) return last;
   }
   return last;

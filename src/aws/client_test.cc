@@ -190,11 +190,11 @@ TEST(RetryTest, Classification) {
 
 TEST(RetryTest, BackoffIsCappedFullJitter) {
   FakeClock clock{TimePoint{}};
-  RetryStrategy max_jitter({10, Duration(20000), Duration(1000)}, &clock, nullptr, [] { return 0.999999; });
+  RetryStrategy max_jitter({10, Duration(20000), Duration(1000), 20}, &clock, nullptr, [] { return 0.999999; });
   EXPECT_NEAR(max_jitter.Backoff(2).count(), 1000, 1);
   EXPECT_NEAR(max_jitter.Backoff(3).count(), 2000, 1);
   EXPECT_NEAR(max_jitter.Backoff(8).count(), 20000, 1);  // 2^6 s capped at 20 s
-  RetryStrategy zero({10, Duration(20000), Duration(1000)}, &clock, nullptr, [] { return 0.0; });
+  RetryStrategy zero({10, Duration(20000), Duration(1000), 20}, &clock, nullptr, [] { return 0.0; });
   EXPECT_EQ(zero.Backoff(5).count(), 0);
 }
 
@@ -231,6 +231,55 @@ TEST_F(ClientTest, AdaptiveModeSlowsDownAfterThrottling) {
   ASSERT_TRUE(iam.ListAccessKeys("alice").ok());
   EXPECT_TRUE(limiter.enabled());
   EXPECT_EQ(transport_.requests().size(), 2u);
+}
+
+TEST(RetryTest, LimiterWithACeilingPacesFromTheStartAndNeverExceedsIt) {
+  FakeClock clock{TimePoint{} + std::chrono::hours(1)};
+  AdaptiveRateLimiter limiter(&clock, 0.5, /*max_rate=*/10);
+  EXPECT_TRUE(limiter.enabled());
+  EXPECT_DOUBLE_EQ(limiter.rate(), 10);
+  TimePoint start = clock.Now();
+  for (int i = 0; i < 51; ++i) limiter.Acquire();
+  // One token at start, then 10/s: 50 more sends take 5 s.
+  EXPECT_NEAR(std::chrono::duration<double>(clock.Now() - start).count(), 5.0, 0.05);
+  for (int i = 0; i < 100; ++i) limiter.OnResponse(false);
+  EXPECT_DOUBLE_EQ(limiter.rate(), 10);  // successes never raise it past the ceiling
+  limiter.OnResponse(true);
+  EXPECT_LT(limiter.rate(), 10);  // the service's throttle still counts
+}
+
+TEST_F(ClientTest, ThrottlesPacedByTheLimiterDoNotUseUpTheAttempts) {
+  AdaptiveRateLimiter limiter(&clock_, 0.5, 100);
+  ClientContext ctx = Context();
+  ctx.rate_limiter = &limiter;
+  ctx.retry.max_attempts = 3;
+  IamClient iam(ctx, {"http://127.0.0.1:1/", {"us-east-1", "iam"}, "test"});
+  for (int i = 0; i < 6; ++i) transport_.Push(400, kThrottled);
+  transport_.Push(200, kListEmpty);
+  ASSERT_TRUE(iam.ListAccessKeys("alice").ok());
+  EXPECT_EQ(transport_.requests().size(), 7u);
+}
+
+TEST_F(ClientTest, ThrottledAttemptsStillHaveABound) {
+  AdaptiveRateLimiter limiter(&clock_, 0.5, 100);
+  ClientContext ctx = Context();
+  ctx.rate_limiter = &limiter;
+  ctx.retry.max_attempts = 3;
+  ctx.retry.max_throttled_attempts = 5;
+  IamClient iam(ctx, {"http://127.0.0.1:1/", {"us-east-1", "iam"}, "test"});
+  for (int i = 0; i < 10; ++i) transport_.Push(400, kThrottled);
+  Result<std::vector<AccessKeyMetadata>> listed = iam.ListAccessKeys("alice");
+  ASSERT_FALSE(listed.ok());
+  EXPECT_EQ(transport_.requests().size(), 5u);
+}
+
+TEST_F(ClientTest, WithoutALimiterThrottlesCountAgainstMaxAttempts) {
+  ClientContext ctx = Context();
+  ctx.retry.max_attempts = 3;
+  IamClient iam(ctx, {"http://127.0.0.1:1/", {"us-east-1", "iam"}, "test"});
+  for (int i = 0; i < 10; ++i) transport_.Push(400, kThrottled);
+  ASSERT_FALSE(iam.ListAccessKeys("alice").ok());
+  EXPECT_EQ(transport_.requests().size(), 3u);
 }
 
 TEST(RetryTest, QuotaRunsOut) {

@@ -46,4 +46,10 @@ ClientFactory ClientFactory::WithRegion(std::string region) const {
   return copy;
 }
 
+ClientFactory ClientFactory::WithRateLimiter(AdaptiveRateLimiter* limiter) const {
+  ClientFactory copy = *this;
+  copy.context_.rate_limiter = limiter;
+  return copy;
+}
+
 }  // namespace keyrotor::aws

@@ -31,6 +31,9 @@ class ClientFactory {
   // The same settings in another region: a resource's ARN names its region
   // (an SNS topic in eu-west-1 is published to there, whatever our default).
   ClientFactory WithRegion(std::string region) const;
+  // The same settings, paced by another rate limiter (a fleet account's own;
+  // nullptr: none). The limiter outlives the factory and its clients.
+  ClientFactory WithRateLimiter(AdaptiveRateLimiter* limiter) const;
   const ClientContext& context() const { return context_; }
   const std::string& region() const { return region_; }
 

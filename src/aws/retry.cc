@@ -72,7 +72,15 @@ Duration RetryStrategy::Backoff(int attempt) {
   return Duration(static_cast<Duration::rep>(random_() * cap));
 }
 
-AdaptiveRateLimiter::AdaptiveRateLimiter(Clock* clock, double min_rate) : clock_(clock), min_rate_(min_rate) {}
+AdaptiveRateLimiter::AdaptiveRateLimiter(Clock* clock, double min_rate, double max_rate)
+    : clock_(clock), min_rate_(min_rate), max_rate_(max_rate) {
+  if (max_rate_ > 0) {
+    enabled_ = true;
+    rate_ = max_rate_;
+    tokens_ = 1;  // a first request goes at once; the bucket then refills at the ceiling
+    last_refill_ = clock_->Now();
+  }
+}
 
 bool AdaptiveRateLimiter::enabled() const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -127,6 +135,7 @@ void AdaptiveRateLimiter::OnResponse(bool throttled) {
   } else if (enabled_) {
     RefillLocked(now);
     rate_ += 0.5;  // additive increase per success
+    if (max_rate_ > 0) rate_ = std::min(rate_, max_rate_);
   }
 }
 

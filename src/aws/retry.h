@@ -26,6 +26,12 @@ struct RetryOptions {
   int max_attempts = 3;  // AWS_MAX_ATTEMPTS / max_attempts; counts the first try
   Duration max_backoff{20000};
   Duration base_backoff{1000};
+  // With a rate limiter, a throttled attempt is retried when the limiter lets
+  // it go (no backoff, no retry quota: the limiter already slowed down) up to
+  // this many attempts in all; errors of other kinds still count against
+  // max_attempts. A fleet run at an account's limit is throttled often, and
+  // giving up on a throttle would fail a rotation that only had to wait.
+  int max_throttled_attempts = 20;
 };
 
 // botocore's retry quota: 500 tokens, 5 per retry (10 after a timeout), one
@@ -45,9 +51,14 @@ class RetryQuota {
 // multiplicatively (x0.7 of the rate actually sent) on each throttle and
 // grows additively on success. botocore grows it along a CUBIC curve; AIMD
 // has the same fixed point (just under the service's limit) with less state.
+//
+// With a ceiling (a fleet account's configured rate_limit) it is enabled from
+// the start at the ceiling and never sends faster, but still backs off when
+// the service throttles below it (another tool sharing the account's quota).
 class AdaptiveRateLimiter {
  public:
-  explicit AdaptiveRateLimiter(Clock* clock, double min_rate = 0.5);
+  // `max_rate` 0: no ceiling (dormant until throttled).
+  explicit AdaptiveRateLimiter(Clock* clock, double min_rate = 0.5, double max_rate = 0);
   // Waits (through the clock) until a send may go; returns how long it waited.
   Duration Acquire();
   void OnResponse(bool throttled);
@@ -59,6 +70,7 @@ class AdaptiveRateLimiter {
 
   Clock* clock_;
   const double min_rate_;
+  const double max_rate_;
   mutable std::mutex mu_;
   bool enabled_ = false;
   double rate_ = 0;
