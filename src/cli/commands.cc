@@ -24,6 +24,7 @@ int Main(int argc, char** argv) {
   RegisterReportCommand(app);
   RegisterPolicyCommand(app);
   RegisterConfigCommand(app);
+  RegisterRunCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {

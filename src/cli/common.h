@@ -58,5 +58,6 @@ void RegisterKeeperCommand(CLI::App& app);
 void RegisterReportCommand(CLI::App& app);
 void RegisterPolicyCommand(CLI::App& app);
 void RegisterConfigCommand(CLI::App& app);
+void RegisterRunCommands(CLI::App& app);  // plan, run
 
 }  // namespace keyrotor::cli

@@ -5,6 +5,7 @@
 
 #include "base/strings.h"
 #include "cli/common.h"
+#include "cli/fleet.h"
 #include "engine/policy.h"
 
 namespace keyrotor::cli {
@@ -98,14 +99,7 @@ int RunConfigCheck(const ConfigCheckFlags& flags) {
   }
   Result<fleet::FleetConfig> config = fleet::CheckFleetConfig(flags.config, env, *clients);
   if (!config.ok()) {
-    if (config.status().code() != StatusCode::kInvalidArgument) {
-      PrintError(config.status());
-      return kExitUsage;
-    }
-    std::vector<std::string> problems = Split(config.status().message(), '\n');
-    for (const std::string& p : problems) fmt::print(stderr, "{}\n", p);
-    fmt::print(stderr, "keyrotor: error: {} problem{} in {}\n", problems.size(), problems.size() == 1 ? "" : "s",
-               flags.config);
+    PrintFleetError(config.status(), flags.config);
     return kExitUsage;
   }
   const fleet::FleetConfig& c = *config;

@@ -248,6 +248,17 @@ UserOutcome Rotator::Run::Go() {
   if (!record_.id.empty()) {
     out_.old_key_id = record_.old_key_id;
     out_.new_key_id = record_.new_key_id;
+    if (!out_.oldest_active_key_created) {
+      // The old key stays active until its deactivation; after that the new one is the oldest.
+      bool old_active = record_.state == RotationState::kPlanned || record_.state == RotationState::kKeyCreated ||
+                        record_.state == RotationState::kVerified || record_.state == RotationState::kStored ||
+                        record_.state == RotationState::kRollingBack || record_.state == RotationState::kRolledBack;
+      if (old_active && record_.mode != RotationMode::kDeleteFirst) {
+        out_.oldest_active_key_created = record_.old_key_created;
+      } else if (!record_.new_key_id.empty()) {
+        out_.oldest_active_key_created = record_.new_key_created;
+      }
+    }
   }
   return out_;
 }
@@ -290,6 +301,11 @@ bool Rotator::Run::Start() {
   for (const auto& k : *keys) (k.active() ? active.push_back(&k) : void(inactive = &k));
   if (active.empty()) {
     return Stop(Outcome::kSkipped, keys->empty() ? "user has no access key" : "user has no active access key");
+  }
+  for (const aws::AccessKeyMetadata* k : active) {
+    if (!out_.oldest_active_key_created || k->create_date < *out_.oldest_active_key_created) {
+      out_.oldest_active_key_created = k->create_date;
+    }
   }
   if (active.size() > 1) {
     return Fail(Status::FailedPrecondition("user has two active keys (" + active[0]->access_key_id + " and " +

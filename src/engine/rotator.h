@@ -90,6 +90,9 @@ struct UserOutcome {
   std::vector<std::string> actions;  // what was done (or would be, in a dry run), in order
   std::string message;               // never a secret
   std::optional<TimePoint> next_step_at;
+  // When the user's oldest active key was created, as this run saw it (for
+  // key-age metrics); unset when the run did not learn it.
+  std::optional<TimePoint> oldest_active_key_created;
   bool failed() const { return result == Result::kFailed || result == Result::kRolledBack; }
 };
 std::string ResultName(UserOutcome::Result result);  // "not_due", "progressed", ...

@@ -1,0 +1,217 @@
+#include "fleet/runner.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <thread>
+
+#include "base/strings.h"
+#include "credentials/assume_role_provider.h"
+#include "credentials/caching_provider.h"
+#include "fleet/selection.h"
+
+namespace keyrotor::fleet {
+
+size_t RunSummary::failed_accounts() const {
+  return static_cast<size_t>(
+      std::count_if(accounts.begin(), accounts.end(), [](const AccountResult& a) { return !a.status.ok(); }));
+}
+
+nlohmann::json RunSummary::ToJson() const {
+  nlohmann::json accts = nlohmann::json::array();
+  for (const AccountResult& a : accounts) {
+    nlohmann::json j = {{"name", a.name}, {"id", a.id}, {"selected", a.selected}};
+    if (!a.status.ok()) j["error"] = a.status.ToString();
+    accts.push_back(std::move(j));
+  }
+  return {{"started", FormatIso8601(started)},
+          {"finished", FormatIso8601(finished)},
+          {"wall_seconds", std::chrono::duration<double>(finished - started).count()},
+          {"plan", plan},
+          {"users", users},
+          {"results", results},
+          {"failed_users", failed_users},
+          {"failed_accounts", failed_accounts()},
+          {"not_started", not_started},
+          {"interrupted", interrupted},
+          {"accounts", std::move(accts)}};
+}
+
+aws::ClientFactory AccountClientFactory(const aws::ClientFactory& admin, const Account& account,
+                                        aws::AdaptiveRateLimiter* limiter) {
+  aws::ClientFactory f = admin;
+  if (!account.region.empty()) f = f.WithRegion(account.region);
+  if (!account.role_arn.empty()) {
+    credentials::AssumeRoleOptions options;
+    options.profile = "account " + account.name;
+    options.role_arn = account.role_arn;
+    options.external_id = account.external_id;
+    options.role_session_name = account.session_name;
+    // AssumeRole itself goes to the admin's STS, unpaced by this account's limiter.
+    auto assume = std::make_shared<credentials::AssumeRoleCredentialsProvider>(admin, admin.context().credentials,
+                                                                               std::move(options));
+    f = f.WithCredentials(std::make_shared<credentials::CachingCredentialsProvider>(std::move(assume)));
+  }
+  return f.WithRateLimiter(limiter);
+}
+
+struct FleetRunner::AccountState {
+  AccountState(const aws::ClientFactory& admin, const Account& account)
+      : limiter(admin.context().clock, 0.5, account.rate_limit),
+        clients(AccountClientFactory(admin, account, &limiter)) {}
+  aws::AdaptiveRateLimiter limiter;
+  aws::ClientFactory clients;
+  std::string id;  // from STS, once known
+  // One engine per selection: each has its own policy and hand-over.
+  std::map<size_t, std::unique_ptr<engine::Rotator>> rotators;
+};
+
+FleetRunner::FleetRunner(const FleetConfig& config, aws::ClientFactory admin, engine::Journal* journal)
+    : config_(config), admin_(std::move(admin)), journal_(journal) {}
+
+FleetRunner::~FleetRunner() = default;
+
+FleetRunner::AccountState& FleetRunner::State(const Account& account) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& state = accounts_[account.name];
+  if (!state) state = std::make_unique<AccountState>(admin_, account);
+  return *state;
+}
+
+const aws::ClientFactory& FleetRunner::Clients(const Account& account) { return State(account).clients; }
+
+namespace {
+
+bool Contains(const std::vector<std::string>& list, const std::string& name, bool ignore_case) {
+  return std::any_of(list.begin(), list.end(), [&](const std::string& s) {
+    return ignore_case ? ToLower(s) == ToLower(name) : s == name;
+  });
+}
+
+// Asks STS which account the clients work in, and checks it against the config.
+Result<std::string> IdentifyAccount(const aws::ClientFactory& clients, const Account& account) {
+  KR_ASSIGN_OR_RETURN(aws::StsClient sts, clients.Sts());
+  Result<aws::CallerIdentity> who = sts.GetCallerIdentity();
+  if (!who.ok()) {
+    return who.status().WithContext(account.role_arn.empty() ? "asking STS who the admin credentials are"
+                                                              : "assuming " + account.role_arn);
+  }
+  if (!account.id.empty() && who->account != account.id) {
+    return Status::FailedPrecondition("the credentials work in account " + who->account + ", not in " + account.id +
+                                      " as the config says: not touching it");
+  }
+  return who->account;
+}
+
+}  // namespace
+
+RunSummary FleetRunner::Run(const RunOptions& options) {
+  Clock* clock = admin_.context().clock;
+  RunSummary summary;
+  summary.plan = options.plan;
+  summary.started = clock->Now();
+  const int concurrency = std::max(1, options.concurrency > 0 ? options.concurrency : config_.concurrency);
+
+  struct Item {
+    const Account* account;
+    AccountState* state;
+    SelectedUser user;
+  };
+  std::mutex mu;  // guards everything below, and serialises the callbacks
+  std::condition_variable cv;
+  std::deque<Item> queue;
+  bool listing_done = false;
+  size_t total = 0;
+
+  auto stopping = [&] { return options.stop && options.stop->load(); };
+
+  auto rotator_for = [&](const Item& item) -> engine::Rotator& {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& r = item.state->rotators[item.user.selection];
+    if (!r) {
+      engine::EngineOptions eo = config_.selections[item.user.selection].options;
+      eo.dry_run = options.plan;
+      if (!eo.notifier_options.transport) eo.notifier_options.transport = admin_.context().transport;
+      r = std::make_unique<engine::Rotator>(item.state->clients, journal_, std::move(eo));
+    }
+    return *r;
+  };
+
+  auto worker = [&] {
+    for (;;) {
+      Item item;
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [&] { return !queue.empty() || listing_done || stopping(); });
+        if (stopping() || queue.empty()) return;  // listing done, nothing left; or stopping
+        item = std::move(queue.front());
+        queue.pop_front();
+      }
+      UserResult result;
+      result.account_name = item.account->name;
+      result.selection = item.user.selection;
+      result.outcome = rotator_for(item).RotateUser(item.user.user_name);
+      std::lock_guard<std::mutex> lock(mu);
+      ++summary.users;
+      ++summary.results[engine::ResultName(result.outcome.result)];
+      if (result.outcome.failed()) ++summary.failed_users;
+      if (options.on_result) options.on_result(result);
+    }
+  };
+
+  std::vector<std::thread> workers;
+  workers.reserve(concurrency);
+  for (int i = 0; i < concurrency; ++i) workers.emplace_back(worker);
+
+  // Listing runs beside the workers: the first account's users rotate while
+  // the next account is assumed and listed.
+  bool listing_cut = false;
+  for (const Account& account : config_.accounts) {
+    if (stopping()) {
+      listing_cut = true;
+      break;
+    }
+    if (!options.accounts.empty() && !Contains(options.accounts, account.name, false)) continue;
+    AccountResult ar;
+    ar.name = account.name;
+    AccountState& state = State(account);
+    Result<std::string> id = state.id.empty() ? IdentifyAccount(state.clients, account) : Result<std::string>(state.id);
+    std::vector<SelectedUser> selected;
+    if (id.ok()) {
+      state.id = ar.id = *id;
+      Result<aws::IamClient> iam = state.clients.Iam();
+      Result<std::vector<SelectedUser>> users =
+          iam.ok() ? SelectUsers(*iam, config_, account.name) : Result<std::vector<SelectedUser>>(iam.status());
+      if (users.ok()) {
+        selected = std::move(users).value();
+      } else {
+        ar.status = users.status().WithContext("selecting users");
+      }
+    } else {
+      ar.status = id.status();
+    }
+    if (!options.users.empty()) {
+      std::erase_if(selected, [&](const SelectedUser& u) { return !Contains(options.users, u.user_name, true); });
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    ar.selected = selected.size();
+    summary.accounts.push_back(std::move(ar));
+    for (SelectedUser& u : selected) queue.push_back({&account, &state, std::move(u)});
+    total += selected.size();
+    if (options.on_total) options.on_total(total);
+    cv.notify_all();
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    listing_done = true;
+  }
+  cv.notify_all();
+  for (std::thread& t : workers) t.join();
+
+  summary.not_started = queue.size();
+  summary.interrupted = stopping() && (summary.not_started > 0 || listing_cut);
+  summary.finished = clock->Now();
+  return summary;
+}
+
+}  // namespace keyrotor::fleet
