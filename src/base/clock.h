@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -23,14 +24,22 @@ class Clock {
 };
 
 // A clock for tests: Now() moves only when told to, and SleepFor() advances it.
+// Safe to share between threads (a fleet run's workers sleep on it).
 class FakeClock : public Clock {
  public:
   explicit FakeClock(TimePoint start) : now_(start) {}
-  TimePoint Now() override { return now_; }
-  void SleepFor(Duration d) override { now_ += d; }
-  void Advance(Duration d) { now_ += d; }
+  TimePoint Now() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return now_;
+  }
+  void SleepFor(Duration d) override { Advance(d); }
+  void Advance(Duration d) {
+    std::lock_guard<std::mutex> lock(mu_);
+    now_ += d;
+  }
 
  private:
+  std::mutex mu_;
   TimePoint now_;
 };
 

@@ -25,6 +25,7 @@ int Main(int argc, char** argv) {
   RegisterPolicyCommand(app);
   RegisterConfigCommand(app);
   RegisterRunCommands(app);
+  RegisterDaemonCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {

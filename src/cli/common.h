@@ -59,5 +59,6 @@ void RegisterReportCommand(CLI::App& app);
 void RegisterPolicyCommand(CLI::App& app);
 void RegisterConfigCommand(CLI::App& app);
 void RegisterRunCommands(CLI::App& app);  // plan, run
+void RegisterDaemonCommand(CLI::App& app);
 
 }  // namespace keyrotor::cli

@@ -12,6 +12,7 @@
 #include "cli/common.h"
 #include "engine/journal.h"
 #include "fleet/config.h"
+#include "fleet/daemon.h"
 #include "fleet/runner.h"
 
 namespace keyrotor::cli {
@@ -28,12 +29,7 @@ struct FleetFlags {
 // --config (required), --concurrency, --account, --user, --json and the global flags.
 void AddFleetFlags(CLI::App& app, FleetFlags& flags);
 
-// A loaded fleet: the checked config, the admin clients and the journal.
-struct Fleet {
-  fleet::FleetConfig config;
-  std::unique_ptr<aws::ClientFactory> admin;
-  std::unique_ptr<engine::Journal> journal;
-};
+using Fleet = fleet::LoadedFleet;
 
 // Reads and checks the config (every problem at once, as `config check`),
 // resolves the admin credentials and opens the config's journal. Nothing is

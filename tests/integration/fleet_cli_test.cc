@@ -1,0 +1,421 @@
+// `keyrotor plan`, `run` and `daemon` as an operator runs them: the real
+// binary over fleets of up to 1,000 users in the sandbox on a loopback socket.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "aws/curl_transport.h"
+#include "base/file_util.h"
+#include "sandbox/server.h"
+#include "support/process.h"
+#include "support/sandbox_clients.h"
+
+namespace keyrotor {
+namespace {
+
+using testing::ProcessResult;
+
+std::string UserName(int i) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "svc-%04d", i);
+  return buf;
+}
+
+// Every JSON line of a run's output: the users' outcomes and the summary.
+struct RunOutput {
+  std::vector<nlohmann::json> users;
+  nlohmann::json summary;
+};
+
+RunOutput ParseRun(const std::string& out) {
+  RunOutput r;
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] != '{') continue;
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded()) continue;
+    if (j.contains("summary")) {
+      r.summary = j["summary"];
+    } else {
+      r.users.push_back(std::move(j));
+    }
+  }
+  return r;
+}
+
+class FleetCliTest : public ::testing::Test {
+ protected:
+  void StartSandbox(sandbox::SandboxOptions options = {}) {
+    auto server = sandbox::SandboxServer::Start(options);
+    ASSERT_TRUE(server.ok());
+    server_ = std::move(server).value();
+    admin_ = sb().CreateAdmin("admin");
+    secrets_.push_back(admin_.secret.reveal());
+    dir_ = testing::MakeTempDir("keyrotor-fleet-cli");
+    topic_ = *Admin().Sns()->CreateTopic("rotations");
+  }
+  void SetUp() override { StartSandbox(); }
+  void TearDown() override {
+    if (server_) server_->Stop();
+    std::filesystem::remove_all(dir_);
+  }
+  sandbox::Sandbox& sb() { return server_->sandbox(); }
+  aws::ClientFactory Admin() {
+    return testing::SandboxClients(server_->endpoint(), &transport_, admin_.access_key_id, admin_.secret);
+  }
+
+  // Users svc-0000.. with one key each, `age_days` old.
+  void Seed(int count, int age_days = 100) {
+    for (int i = 0; i < count; ++i) {
+      auto key = sb().CreateUserWithKey(UserName(i), Clock::Real()->Now() - std::chrono::hours(24 * age_days));
+      ASSERT_TRUE(key.ok());
+      secrets_.push_back(key->secret.reveal());
+    }
+  }
+
+  std::string WriteConfig(const std::string& body, const std::string& name = "keyrotor.toml") {
+    std::string path = dir_ + "/" + name;
+    std::string text = "state = \"" + dir_ + "/journal.db\"\n" + body;
+    EXPECT_TRUE(AtomicWriteFile(path, text, {0600, false}).ok());
+    return path;
+  }
+
+  std::map<std::string, std::string> Env() {
+    return {{"AWS_ACCESS_KEY_ID", admin_.access_key_id},
+            {"AWS_SECRET_ACCESS_KEY", admin_.secret.reveal()},
+            {"AWS_REGION", "us-east-1"},
+            {"HOME", dir_},
+            {"AWS_EC2_METADATA_DISABLED", "true"}};
+  }
+  std::vector<std::string> Command(std::vector<std::string> args) {
+    args.insert(args.begin(), testing::KeyrotorBinary());
+    args.insert(args.end(), {"--endpoint-url", server_->endpoint()});
+    return args;
+  }
+  ProcessResult Run(std::vector<std::string> args, int timeout = 300) {
+    ProcessResult r = testing::RunProcess(Command(std::move(args)), Env(), timeout);
+    std::lock_guard<std::mutex> lock(outputs_mu_);
+    outputs_ += r.out + r.err;
+    return r;
+  }
+
+  // The key id a Secrets Manager secret holds, remembering its secret.
+  std::string SecretKeyId(const std::string& name) {
+    auto v = sb().SecretValue(name);
+    if (!v) return "";
+    auto j = nlohmann::json::parse(v->reveal());
+    secrets_.push_back(j["SecretKey"].get<std::string>());
+    return j["AccessKey"].get<std::string>();
+  }
+  std::string ParameterKeyId(const std::string& name) {
+    auto v = sb().ParameterValue(name);
+    if (!v) return "";
+    auto j = nlohmann::json::parse(v->reveal());
+    secrets_.push_back(j["SecretKey"].get<std::string>());
+    return j["AccessKey"].get<std::string>();
+  }
+  void ExpectNoSecretInOutputs() {
+    for (const auto& s : secrets_) ASSERT_EQ(outputs_.find(s), std::string::npos) << "a secret leaked to output";
+  }
+
+  std::unique_ptr<sandbox::SandboxServer> server_;
+  sandbox::Sandbox::IssuedKey admin_;
+  aws::CurlTransport transport_;
+  std::string dir_;
+  std::string topic_;
+  std::vector<std::string> secrets_;
+  std::mutex outputs_mu_;
+  std::string outputs_;
+};
+
+// Two accounts (the admin's own, and a role assumed in the same sandbox
+// account), two selections with different modes and destinations.
+std::string TwoAccountConfig(const std::string& topic) {
+  return "concurrency = 32\n"
+         "[policy]\n"
+         "notify = \"sns:" + topic + "\"\n"
+         "[[accounts]]\nname = \"main\"\n"
+         "[[accounts]]\nname = \"ops\"\nrole_arn = \"arn:aws:iam::123456789012:role/keyrotor\"\n"
+         "[[selection]]\naccounts = [\"main\"]\nuser_regex = \"^svc-0[0-4]\"\nmode = \"staged\"\n"
+         "to = \"secretsmanager:Account_{account}_User_{user}_AccessKey\"\n"
+         "[[selection]]\naccounts = [\"ops\"]\nuser_regex = \"^svc-0[5-9]\"\nmode = \"immediate\"\n"
+         "to = \"ssm:/keys/{user}\"\n";
+}
+
+TEST_F(FleetCliTest, PlanThenRunOverAThousandUsersInTwoAccounts) {
+  Seed(1000);
+  std::string config = WriteConfig(TwoAccountConfig(topic_));
+
+  ProcessResult plan = Run({"plan", "--config", config});
+  ASSERT_EQ(plan.exit_code, 0) << plan.err;
+  RunOutput planned = ParseRun(plan.out);
+  ASSERT_EQ(planned.users.size(), 1000u);
+  EXPECT_EQ(planned.summary["plan"], true);
+  for (const auto& u : planned.users) {
+    ASSERT_EQ(u["result"], "progressed") << u.dump();
+    ASSERT_NE(u["actions"][0].get<std::string>().find("would create a new key"), std::string::npos) << u.dump();
+  }
+  for (int i = 0; i < 1000; ++i) ASSERT_EQ(sb().KeyCount(UserName(i)), 1u) << "plan changed " << UserName(i);
+  EXPECT_TRUE(sb().PublishedMessages(topic_).empty());
+
+  ProcessResult run = Run({"run", "--config", config});
+  ASSERT_EQ(run.exit_code, 0) << run.err << run.out.substr(run.out.size() > 2000 ? run.out.size() - 2000 : 0);
+  RunOutput ran = ParseRun(run.out);
+  ASSERT_EQ(ran.users.size(), 1000u);
+  EXPECT_EQ(ran.summary["users"], 1000);
+  EXPECT_EQ(ran.summary["failed_users"], 0);
+  EXPECT_EQ(ran.summary["results"]["progressed"], 500);  // staged: the old key retires in 10 days
+  EXPECT_EQ(ran.summary["results"]["completed"], 500);   // immediate
+  ASSERT_EQ(ran.summary["accounts"].size(), 2u);
+  EXPECT_EQ(ran.summary["accounts"][0]["selected"], 500);
+  EXPECT_EQ(ran.summary["accounts"][1]["selected"], 500);
+
+  // Every user: the destination holds an active key that is not the old one.
+  for (int i = 0; i < 1000; ++i) {
+    std::string user = UserName(i);
+    auto keys = sb().ListKeys(user);
+    if (i < 500) {
+      ASSERT_EQ(keys.size(), 2u) << user;
+      std::string held = SecretKeyId("Account_123456789012_User_" + user + "_AccessKey");
+      ASSERT_EQ(held, keys[1].access_key_id) << user;
+      ASSERT_TRUE(keys[0].active && keys[1].active) << user;
+    } else {
+      ASSERT_EQ(keys.size(), 1u) << user;
+      ASSERT_EQ(ParameterKeyId("/keys/" + user), keys[0].access_key_id) << user;
+    }
+  }
+  // Staged users were told once (key created); immediate ones twice (created, old deleted).
+  EXPECT_EQ(sb().PublishedMessages(topic_).size(), 500u + 2 * 500u);
+
+  // A second pass finds nothing due, and says when.
+  ProcessResult again = Run({"run", "--config", config});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  RunOutput second = ParseRun(again.out);
+  EXPECT_EQ(second.summary["results"]["not_due"], 1000);
+  ExpectNoSecretInOutputs();
+}
+
+TEST_F(FleetCliTest, TwoConcurrentRunnersNeverRotateAUserTwice) {
+  Seed(300);
+  std::string config = WriteConfig(
+      "concurrency = 16\n[[selection]]\nall_users = true\nexclude_users = [\"admin\"]\n"
+      "to = \"secretsmanager:keys/{user}\"\n");
+  ProcessResult a, b;
+  std::thread ta([&] { a = Run({"run", "--config", config}); });
+  std::thread tb([&] { b = Run({"run", "--config", config}); });
+  ta.join();
+  tb.join();
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  size_t created = 0;
+  for (const RunOutput& r : {ParseRun(a.out), ParseRun(b.out)}) {
+    for (const auto& u : r.users) {
+      for (const auto& action : u["actions"]) created += action.get<std::string>().rfind("create_key", 0) == 0;
+    }
+  }
+  EXPECT_EQ(created, 300u);
+  for (int i = 0; i < 300; ++i) {
+    auto keys = sb().ListKeys(UserName(i));
+    ASSERT_EQ(keys.size(), 2u) << UserName(i);
+    ASSERT_EQ(SecretKeyId("keys/" + UserName(i)), keys[1].access_key_id);
+  }
+  ExpectNoSecretInOutputs();
+}
+
+TEST_F(FleetCliTest, AnAccountThatIsNotWhatTheConfigSaysIsLeftAloneAndFailsTheRun) {
+  Seed(20);
+  std::string config = WriteConfig(
+      "[[accounts]]\nname = \"main\"\n"
+      "[[accounts]]\nname = \"wrong\"\nid = \"999999999999\"\n"
+      "role_arn = \"arn:aws:iam::999999999999:role/keyrotor\"\n"
+      "[[selection]]\nuser_regex = \"^svc-\"\nmode = \"immediate\"\n");
+  ProcessResult r = Run({"run", "--config", config});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  RunOutput out = ParseRun(r.out);
+  EXPECT_EQ(out.summary["failed_accounts"], 1);
+  EXPECT_EQ(out.summary["results"]["completed"], 20);  // the good account went ahead
+  ASSERT_EQ(out.summary["accounts"].size(), 2u);
+  EXPECT_EQ(out.summary["accounts"][1]["name"], "wrong");
+  EXPECT_NE(out.summary["accounts"][1]["error"].get<std::string>().find("role/keyrotor"), std::string::npos)
+      << out.summary.dump();
+
+  // --account limits the run to the one that works: exit 0.
+  ProcessResult only = Run({"run", "--config", config, "--account", "main"});
+  EXPECT_EQ(only.exit_code, 0) << only.err;
+  ProcessResult unknown = Run({"run", "--config", config, "--account", "nope"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("--account nope"), std::string::npos) << unknown.err;
+}
+
+TEST_F(FleetCliTest, ABadConfigIsRefusedWithEveryProblemAndChangesNothing) {
+  Seed(5);
+  std::string config = WriteConfig("concurrency = 0\n[[selection]]\nall_users = true\nmode = \"sometimes\"\n");
+  ProcessResult r = Run({"run", "--config", config});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find(config + ":2: concurrency"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(":5: selection[0].mode"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("2 problems"), std::string::npos) << r.err;
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(sb().KeyCount(UserName(i)), 1u);
+}
+
+TEST_F(FleetCliTest, ThrottlingSlowsTheRunDownWithoutFailingAnyone) {
+  TearDown();
+  sandbox::SandboxOptions options;
+  options.throttle_rps = 60;
+  StartSandbox(options);
+  Seed(60);
+  std::string config =
+      WriteConfig("concurrency = 16\n[[selection]]\nuser_regex = \"^svc-\"\nmode = \"immediate\"\n"
+                  "to = \"secretsmanager:keys/{user}\"\n");
+  ProcessResult r = Run({"run", "--config", config});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  RunOutput out = ParseRun(r.out);
+  EXPECT_EQ(out.summary["results"]["completed"], 60) << out.summary.dump();
+  EXPECT_GT(sb().stats().throttled, 0u);  // the limiter had something to adapt to
+  for (int i = 0; i < 60; ++i) ASSERT_EQ(sb().KeyCount(UserName(i)), 1u);
+}
+
+TEST_F(FleetCliTest, AnAccountsRateLimitBoundsItsRequestRate) {
+  Seed(20);
+  std::string config = WriteConfig(
+      "concurrency = 16\n[[accounts]]\nname = \"main\"\nrate_limit = 40\n"
+      "[[selection]]\nuser_regex = \"^svc-\"\nmode = \"immediate\"\n");
+  uint64_t before = sb().stats().requests;
+  ProcessResult r = Run({"run", "--config", config});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  RunOutput out = ParseRun(r.out);
+  double wall = out.summary["wall_seconds"];
+  double requests = static_cast<double>(sb().stats().requests - before);
+  // A bucket of one second's worth, then 40/s: a floor on the wall time.
+  EXPECT_GE(wall, (requests - 40 - 5) / 40.0) << requests << " requests in " << wall << " s";
+  EXPECT_EQ(out.summary["results"]["completed"], 20);
+}
+
+TEST_F(FleetCliTest, SigtermFinishesTheStepsInFlightAndTheNextRunCompletes) {
+  TearDown();
+  sandbox::SandboxOptions options;
+  options.latency_ms = 100;
+  StartSandbox(options);
+  Seed(60);
+  std::string config =
+      WriteConfig("concurrency = 4\n[[selection]]\nuser_regex = \"^svc-\"\nmode = \"immediate\"\n"
+                  "to = \"secretsmanager:keys/{user}\"\n");
+  auto proc = testing::BackgroundProcess::Start(Command({"run", "--config", config}), Env());
+  ASSERT_NE(proc->WaitForLine("\"result\""), "");
+  ProcessResult stopped = proc->Stop();
+  EXPECT_EQ(stopped.exit_code, 0) << stopped.err;
+  RunOutput out = ParseRun(stopped.out);
+  EXPECT_EQ(out.summary["interrupted"], true) << stopped.out;
+  EXPECT_GT(out.summary["not_started"].get<int>(), 0);
+  // Whoever it started on, it finished: one key, the one the secret holds.
+  for (const auto& u : out.users) {
+    ASSERT_EQ(u["result"], "completed") << u.dump();
+    std::string user = u["user"];
+    ASSERT_EQ(sb().KeyCount(user), 1u);
+    ASSERT_EQ(SecretKeyId("keys/" + user), u["new_access_key_id"]);
+  }
+  ProcessResult rest = Run({"run", "--config", config, "--concurrency", "32"});
+  ASSERT_EQ(rest.exit_code, 0) << rest.err;
+  RunOutput second = ParseRun(rest.out);
+  EXPECT_EQ(second.summary["results"]["completed"].get<size_t>(), 60 - out.users.size());
+  for (int i = 0; i < 60; ++i) {
+    auto keys = sb().ListKeys(UserName(i));
+    ASSERT_EQ(keys.size(), 1u);
+    ASSERT_EQ(SecretKeyId("keys/" + UserName(i)), keys[0].access_key_id);
+  }
+  outputs_ += stopped.out + stopped.err;
+  ExpectNoSecretInOutputs();
+}
+
+// --- daemon -----------------------------------------------------------------
+
+int FreePort() {
+  auto server = net::HttpServer::Start({}, [](const aws::HttpRequest&, net::ResponseControl&) {
+    return aws::HttpResponse{};
+  });
+  int port = (*server)->port();
+  (*server)->Stop();
+  return port;
+}
+
+TEST_F(FleetCliTest, DaemonRunsServesMetricsReloadsOnSighupAndStopsOnSigterm) {
+  Seed(30);
+  std::string config = WriteConfig("schedule = \"0 3 * * *\"\n[[selection]]\nuser_regex = \"^svc-\"\n"
+                                   "to = \"secretsmanager:keys/{user}\"\n");
+  int port = FreePort();
+  std::string base = "http://127.0.0.1:" + std::to_string(port);
+  auto proc = testing::BackgroundProcess::Start(
+      Command({"daemon", "--config", config, "--run-at-start", "--metrics-listen", "127.0.0.1:" + std::to_string(port)}),
+      Env());
+  ASSERT_NE(proc->WaitForLine("\"summary\""), "");
+  auto get = [&](const std::string& path) {
+    aws::HttpRequest req;
+    req.method = "GET";
+    req.url = base + path;
+    auto resp = transport_.Send(req, {});
+    EXPECT_TRUE(resp.ok());
+    return resp.ok() ? *resp : aws::HttpResponse{};
+  };
+  aws::HttpResponse metrics = get("/metrics");
+  ASSERT_EQ(metrics.status, 200);
+  const std::string& m = metrics.body;
+  EXPECT_NE(m.find("keyrotor_runs_total{result=\"ok\"} 1\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("keyrotor_user_runs_total{outcome=\"progressed\"} 30\n"), std::string::npos) << m;
+  // Staged: the 100-day-old keys are still the oldest active ones.
+  EXPECT_NE(m.find("keyrotor_key_age_days_bucket{le=\"90\"} 0\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("keyrotor_key_age_days_bucket{le=\"120\"} 30\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("keyrotor_last_run_success 1\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("keyrotor_schedule_info{schedule=\"0 3 * * *\"} 1"), std::string::npos) << m;
+  nlohmann::json health = nlohmann::json::parse(get("/healthz").body);
+  EXPECT_EQ(health["status"], "ok");
+  EXPECT_EQ(health["last_run"]["users"], 30);
+  EXPECT_EQ(get("/nope").status, 404);
+
+  auto wait_for = [&](const std::string& needle) {
+    for (int i = 0; i < 100; ++i) {
+      if (get("/metrics").body.find(needle) != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  };
+  // SIGHUP with a new schedule: loaded.
+  WriteConfig("schedule = \"every 6h\"\n[[selection]]\nuser_regex = \"^svc-\"\n");
+  ASSERT_EQ(::kill(proc->pid(), SIGHUP), 0);
+  EXPECT_TRUE(wait_for("keyrotor_config_loads_total{result=\"ok\"} 2\n"));
+  EXPECT_TRUE(wait_for("keyrotor_schedule_info{schedule=\"every 6h\"} 1"));
+  // SIGHUP with a broken config: refused, the one in force stays.
+  WriteConfig("schedule = \"every now and then\"\n");
+  ASSERT_EQ(::kill(proc->pid(), SIGHUP), 0);
+  EXPECT_TRUE(wait_for("keyrotor_config_loads_total{result=\"failed\"} 1\n"));
+  EXPECT_TRUE(wait_for("keyrotor_schedule_info{schedule=\"every 6h\"} 1"));
+
+  ProcessResult stopped = proc->Stop();
+  EXPECT_EQ(stopped.exit_code, 0) << stopped.err;
+  EXPECT_NE(stopped.err.find("config reload failed; keeping the config in force"), std::string::npos) << stopped.err;
+  EXPECT_NE(stopped.err.find("SIGTERM"), std::string::npos) << stopped.err;
+  outputs_ += stopped.out + stopped.err;
+  ExpectNoSecretInOutputs();
+}
+
+TEST_F(FleetCliTest, DaemonServesMetricsOnLoopbackOnly) {
+  std::string config = WriteConfig("[[selection]]\nall_users = true\n");
+  ProcessResult r = Run({"daemon", "--config", config, "--metrics-listen", "0.0.0.0:9464"}, 30);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("not a loopback address"), std::string::npos) << r.err;
+}
+
+TEST_F(FleetCliTest, DaemonOnceExitsWithTheRunsStatus) {
+  Seed(10);
+  std::string config = WriteConfig("[[selection]]\nuser_regex = \"^svc-\"\nmode = \"immediate\"\n");
+  ProcessResult r = Run({"daemon", "--config", config, "--once", "--metrics-listen", "off"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ParseRun(r.out).summary["results"]["completed"], 10);
+}
+
+}  // namespace
+}  // namespace keyrotor
