@@ -1,17 +1,28 @@
 // keyrotor lambda: the AWS Lambda custom runtime. Installed as `bootstrap`
 // in a deployment package (the `lambda-package` build target), the same
-// binary serves the classic rotation events {"action", "username"}.
+// binary serves the classic rotation events {"action", "username"} and
+// scheduled events (EventBridge's {"source": "aws.events", ...}, or
+// {"action": "run"}), which run one pass over the bundled fleet config.
 //
 // Settings come from the function's environment: KEYROTOR_STATE (the
 // journal; default /tmp/keyrotor/journal.db, which lives only as long as the
 // execution environment: use a postgresql:// state for crash safety across
-// environments), KEYROTOR_SNS_TOPIC, KEYROTOR_SECRET_NAME (default {user}).
+// environments), KEYROTOR_SNS_TOPIC, KEYROTOR_SECRET_NAME (default {user}),
+// KEYROTOR_CONFIG (the fleet config; default keyrotor.toml beside the
+// function's code, in $LAMBDA_TASK_ROOT).
 #include <fmt/core.h>
 
+#include <atomic>
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
 
 #include "cli/common.h"
 #include "cli/engine_flags.h"
+#include "cli/fleet.h"
 #include "engine/classic_event.h"
 #include "lambda/runtime.h"
 
@@ -23,6 +34,82 @@ struct LambdaFlags {
   EngineFlags engine;
   size_t max_invocations = 0;
 };
+
+constexpr char kDefaultState[] = "/tmp/keyrotor/journal.db";
+
+// A scheduled run: an EventBridge rule's event, or {"action": "run"} (what an
+// EventBridge Scheduler target or a person invoking the function sends).
+bool IsScheduledRun(const nlohmann::json& event) {
+  if (!event.is_object()) return false;
+  auto is = [&](const char* key, const char* value) {
+    auto it = event.find(key);
+    return it != event.end() && it->is_string() && it->get<std::string>() == value;
+  };
+  return is("source", "aws.events") || is("action", "run");
+}
+
+// The fleet config scheduled runs use: KEYROTOR_CONFIG, else keyrotor.toml
+// in the deployment package, if it holds one. Empty: none.
+std::string FleetConfigPath(const EnvMap& env) {
+  if (auto path = EnvValue(env, "KEYROTOR_CONFIG"); path && !path->empty()) return *path;
+  if (auto root = EnvValue(env, "LAMBDA_TASK_ROOT"); root && !root->empty()) {
+    std::string bundled = *root + "/keyrotor.toml";
+    std::error_code ec;
+    if (std::filesystem::exists(bundled, ec)) return bundled;
+  }
+  return "";
+}
+
+// When a scheduled run stops starting users: early enough before Lambda's
+// deadline that the steps in flight (a propagation wait is the longest) end
+// inside it; the users left over are the next run's. A quarter of the time
+// left, at most a minute.
+TimePoint StopStartingAt(TimePoint deadline, TimePoint now) {
+  if (deadline <= now) return now;
+  auto left = deadline - now;
+  auto reserve = std::min<decltype(left)>(std::chrono::minutes(1), left / 4);
+  return deadline - reserve;
+}
+
+// One pass over the fleet, stopped in time for the invocation's deadline.
+// The response is the run's summary; a run with a failed user or account is
+// an error (keyrotor.RotationFailed), so Lambda's error metric counts it.
+Result<std::string> RunScheduled(fleet::FleetRunner& runner, const lambda::Invocation& inv) {
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::condition_variable cv;
+  bool finished = false;
+  const TimePoint stop_at = StopStartingAt(inv.deadline, Clock::Real()->Now());
+  std::thread watchdog([&] {
+    std::unique_lock<std::mutex> lock(mu);
+    if (!cv.wait_until(lock, stop_at, [&] { return finished; })) stop.store(true);
+  });
+  fleet::RunOptions options;
+  options.stop = &stop;
+  options.on_result = [](const fleet::UserResult& r) {
+    nlohmann::json j = engine::OutcomeToJson(r.outcome);
+    j["account_name"] = r.account_name;
+    j["selection"] = r.selection;
+    fmt::print("{}\n", j.dump());  // CloudWatch Logs
+    std::fflush(stdout);
+  };
+  fleet::RunSummary summary = runner.Run(options);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    finished = true;
+  }
+  cv.notify_all();
+  watchdog.join();
+  std::string doc = nlohmann::json{{"summary", summary.ToJson()}}.dump();
+  fmt::print("{}\n", doc);
+  std::fflush(stdout);
+  if (!summary.ok()) {
+    return Status::FailedPrecondition(fmt::format("fleet run: {} of {} users failed, {} accounts failed{}",
+                                                  summary.failed_users, summary.users, summary.failed_accounts(),
+                                                  summary.interrupted ? " (stopped before the deadline)" : ""));
+  }
+  return doc;
+}
 
 int RunLambda(const LambdaFlags& flags) {
   EnvMap env = ProcessEnvironment();
@@ -42,21 +129,44 @@ int RunLambda(const LambdaFlags& flags) {
   if (!factory.ok()) return init_failed(factory.status());
   Result<engine::EngineOptions> options = BuildEngineOptions(flags.engine, env, *factory);
   if (!options.ok()) return init_failed(options.status());
+  // In Lambda only /tmp is writable: the journal defaults there, for the
+  // classic events and for a fleet config that names no state.
+  if (!EnvValue(env, "KEYROTOR_STATE")) env["KEYROTOR_STATE"] = kDefaultState;
   std::string state = flags.engine.state;
-  if (state.empty()) state = EnvValue(env, "KEYROTOR_STATE").value_or("/tmp/keyrotor/journal.db");
+  if (state.empty()) state = *EnvValue(env, "KEYROTOR_STATE");
   Result<std::unique_ptr<engine::Journal>> journal = OpenJournal(state, env);
   if (!journal.ok()) return init_failed(journal.status());
   engine::ClassicEventOptions event_options;
   event_options.sns_topic = EnvValue(env, "KEYROTOR_SNS_TOPIC").value_or("");
   event_options.secret_name = EnvValue(env, "KEYROTOR_SECRET_NAME").value_or("{user}");
 
+  // The fleet config is checked at init, so a broken one fails the
+  // deployment loudly instead of the first scheduled run.
+  const std::string config_path = FleetConfigPath(env);
+  std::optional<Fleet> scheduled_fleet;
+  std::unique_ptr<fleet::FleetRunner> runner;
+  if (!config_path.empty()) {
+    Result<Fleet> loaded = LoadFleet(flags.global, config_path, env);
+    if (!loaded.ok()) {
+      PrintFleetError(loaded.status(), config_path);
+      (void)runtime.InitError("keyrotor.InitError", loaded.status().WithContext(config_path).ToString());
+      return kExitUsage;
+    }
+    scheduled_fleet.emplace(std::move(loaded).value());
+    runner = std::make_unique<fleet::FleetRunner>(scheduled_fleet->config, *scheduled_fleet->admin,
+                                                    scheduled_fleet->journal.get());
+  }
+
   Status served = lambda::ServeInvocations(
       runtime,
       [&](const lambda::Invocation& inv) -> Result<std::string> {
         nlohmann::json event = nlohmann::json::parse(inv.body, nullptr, /*allow_exceptions=*/false);
-        if (event.is_object() && event.value("source", "") == "aws.events") {
-          return Status::InvalidArgument("scheduled fleet runs are not supported by this build; send "
-                                         "{\"action\", \"username\"} events");
+        if (IsScheduledRun(event)) {
+          if (!runner) {
+            return Status::FailedPrecondition(
+                "a scheduled run needs a fleet config: bundle keyrotor.toml with the function or set KEYROTOR_CONFIG");
+          }
+          return RunScheduled(*runner, inv);
         }
         KR_ASSIGN_OR_RETURN(engine::ClassicEvent classic, engine::ParseClassicEvent(inv.body));
         KR_ASSIGN_OR_RETURN(engine::UserOutcome outcome, engine::HandleClassicEvent(classic, *factory, journal->get(),
@@ -85,7 +195,9 @@ void RegisterLambdaCommand(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "lambda",
       "Run as an AWS Lambda custom runtime (also when invoked as `bootstrap`): serve the classic rotation events "
-      "{\"action\": \"create\"|\"deactivate\"|\"delete\", \"username\": U} from AWS_LAMBDA_RUNTIME_API");
+      "{\"action\": \"create\"|\"deactivate\"|\"delete\", \"username\": U} from AWS_LAMBDA_RUNTIME_API, and "
+      "scheduled events (EventBridge, or {\"action\": \"run\"}) as one `run` over the fleet config in "
+      "KEYROTOR_CONFIG (default: keyrotor.toml in LAMBDA_TASK_ROOT)");
   // Tests stop the loop after a few events; in Lambda it runs until the environment is shut down.
   cmd->add_option("--max-invocations", flags->max_invocations)->group("");
   AddEngineFlags(*cmd, flags->engine, /*with_handover=*/false);

@@ -9,6 +9,7 @@
 
 #include "aws/curl_transport.h"
 #include "base/crypto.h"
+#include "base/file_util.h"
 #include "net/http_server.h"
 #include "sandbox/server.h"
 #include "support/process.h"
@@ -27,7 +28,11 @@ class FakeRuntimeApi {
     EXPECT_TRUE(server.ok());
     server_ = std::move(server).value();
   }
-  void Queue(std::string id, std::string event) { events_.emplace_back(std::move(id), std::move(event)); }
+  // `deadline_ms`: Lambda-Runtime-Deadline-Ms, epoch milliseconds (default: far away).
+  void Queue(std::string id, std::string event, std::string deadline_ms = "4102444800000") {
+    std::lock_guard<std::mutex> lock(mu_);
+    events_.push_back({std::move(id), std::move(event), std::move(deadline_ms)});
+  }
   std::string api() const { return "127.0.0.1:" + std::to_string(server_->port()); }
 
   struct Posted {
@@ -52,11 +57,11 @@ class FakeRuntimeApi {
         response.status = 500;  // the test is over
         return response;
       }
-      auto [id, body] = events_.front();
+      auto [id, body, deadline] = events_.front();
       events_.pop_front();
       response.status = 200;
       response.headers = {{"Lambda-Runtime-Aws-Request-Id", id},
-                          {"Lambda-Runtime-Deadline-Ms", "4102444800000"},
+                          {"Lambda-Runtime-Deadline-Ms", deadline},
                           {"Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:kr"}};
       response.body = body;
       return response;
@@ -68,19 +73,24 @@ class FakeRuntimeApi {
   }
 
   std::mutex mu_;
-  std::deque<std::pair<std::string, std::string>> events_;
+  struct Event {
+    std::string id, body, deadline_ms;
+  };
+  std::deque<Event> events_;
   std::vector<Posted> posted_;
   std::unique_ptr<net::HttpServer> server_;
 };
 
 class LambdaRuntimeTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    auto server = sandbox::SandboxServer::Start({});
+  void SetUp() override { StartSandbox({}); }
+  void StartSandbox(const sandbox::SandboxOptions& options) {
+    if (sandbox_) sandbox_->Stop();
+    auto server = sandbox::SandboxServer::Start(options);
     ASSERT_TRUE(server.ok());
     sandbox_ = std::move(server).value();
     admin_ = sandbox_->sandbox().CreateAdmin("lambda-role");
-    dir_ = testing::MakeTempDir("keyrotor-lambda");
+    if (dir_.empty()) dir_ = testing::MakeTempDir("keyrotor-lambda");
   }
   void TearDown() override {
     sandbox_->Stop();
@@ -188,6 +198,106 @@ TEST_F(LambdaRuntimeTest, PackageHoldsAnExecutableBootstrap) {
   auto posted = api.posted();
   ASSERT_EQ(posted.size(), 1u);
   EXPECT_NE(posted[0].path.find("req-9"), std::string::npos);
+}
+
+// An EventBridge scheduled event is one `run` over the fleet config bundled
+// beside bootstrap ($LAMBDA_TASK_ROOT/keyrotor.toml); a run that would
+// outlast the invocation stops starting users before the deadline, and the
+// next scheduled event finishes the rest.
+TEST_F(LambdaRuntimeTest, ScheduledEventsRunTheBundledFleetConfigWithinTheDeadline) {
+  constexpr int kUsers = 24;
+  sandbox::SandboxOptions slow;
+  slow.latency_ms = 100;
+  StartSandbox(slow);
+  std::vector<std::string> secrets = {admin_.secret.reveal()};
+  for (int i = 0; i < kUsers; ++i) {
+    auto key = sandbox_->sandbox().CreateUserWithKey("svc-" + std::to_string(i),
+                                                     Clock::Real()->Now() - std::chrono::hours(24 * 100));
+    ASSERT_TRUE(key.ok());
+    secrets.push_back(key->secret.reveal());
+  }
+  std::string task_root = dir_ + "/task";
+  std::filesystem::create_directories(task_root);
+  ASSERT_TRUE(AtomicWriteFile(task_root + "/keyrotor.toml",
+                              "concurrency = 2\n[[selection]]\nuser_regex = \"^svc-\"\nmode = \"immediate\"\n"
+                              "to = \"secretsmanager:keys/{user}\"\n",
+                              {0600, false})
+                  .ok());
+  FakeRuntimeApi api;
+  const std::string scheduled =
+      R"({"version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa", "detail-type": "Scheduled Event",)"
+      R"( "source": "aws.events", "account": "123456789012", "time": "2026-12-01T03:00:00Z",)"
+      R"( "region": "us-east-1", "resources": ["arn:aws:events:us-east-1:123456789012:rule/keyrotor"], "detail": {}})";
+  // Four seconds to live: the run stops starting users after three.
+  auto soon = std::chrono::duration_cast<std::chrono::milliseconds>(
+      (Clock::Real()->Now() + std::chrono::seconds(4)).time_since_epoch());
+  api.Queue("req-short", scheduled, std::to_string(soon.count()));
+  api.Queue("req-rest", scheduled);
+  api.Queue("req-manual", R"({"action": "run"})");
+  auto env = Env(api);
+  env["LAMBDA_TASK_ROOT"] = task_root;
+  testing::ProcessResult r = testing::RunProcess({testing::KeyrotorBinary(), "lambda", "--max-invocations", "3"},
+                                                 env, 240);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+
+  auto posted = api.posted();
+  ASSERT_EQ(posted.size(), 3u);
+  ASSERT_EQ(posted[0].path, "/2018-06-01/runtime/invocation/req-short/response") << posted[0].body;
+  auto first = nlohmann::json::parse(posted[0].body)["summary"];
+  EXPECT_EQ(first["interrupted"], true) << first.dump();
+  EXPECT_GT(first["not_started"].get<int>(), 0) << first.dump();
+  int done_first = first["results"].value("completed", 0);
+  EXPECT_GT(done_first, 0) << first.dump();
+
+  ASSERT_EQ(posted[1].path, "/2018-06-01/runtime/invocation/req-rest/response") << posted[1].body;
+  auto second = nlohmann::json::parse(posted[1].body)["summary"];
+  EXPECT_EQ(second["interrupted"], false);
+  EXPECT_EQ(second["results"]["completed"].get<int>(), kUsers - done_first) << second.dump();
+
+  // Nothing is due any more: the manual run finds every key fresh.
+  ASSERT_EQ(posted[2].path, "/2018-06-01/runtime/invocation/req-manual/response") << posted[2].body;
+  EXPECT_EQ(nlohmann::json::parse(posted[2].body)["summary"]["results"]["not_due"], kUsers);
+
+  for (int i = 0; i < kUsers; ++i) {
+    std::string user = "svc-" + std::to_string(i);
+    auto keys = sandbox_->sandbox().ListKeys(user);
+    ASSERT_EQ(keys.size(), 1u) << user;
+    auto held = sandbox_->sandbox().SecretValue("keys/" + user);
+    ASSERT_TRUE(held) << user;
+    auto j = nlohmann::json::parse(held->reveal());
+    EXPECT_EQ(j["AccessKey"], keys[0].access_key_id) << user;
+    secrets.push_back(j["SecretKey"]);
+  }
+  for (const std::string& secret : secrets) {
+    ASSERT_EQ((r.out + r.err).find(secret), std::string::npos);
+    for (const auto& p : posted) ASSERT_EQ(p.body.find(secret), std::string::npos);
+  }
+}
+
+// A scheduled event without a fleet config is an error Lambda records; a
+// broken bundled config fails the init, before any event.
+TEST_F(LambdaRuntimeTest, ScheduledEventsNeedAFleetConfigAndABrokenOneFailsTheInit) {
+  FakeRuntimeApi api;
+  api.Queue("req-1", R"({"source": "aws.events", "detail-type": "Scheduled Event"})");
+  testing::ProcessResult r =
+      testing::RunProcess({testing::KeyrotorBinary(), "lambda", "--max-invocations", "1"}, Env(api), 60);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  auto posted = api.posted();
+  ASSERT_EQ(posted.size(), 1u);
+  EXPECT_EQ(posted[0].path, "/2018-06-01/runtime/invocation/req-1/error");
+  EXPECT_NE(nlohmann::json::parse(posted[0].body)["errorMessage"].get<std::string>().find("KEYROTOR_CONFIG"),
+            std::string::npos);
+
+  FakeRuntimeApi broken_api;
+  auto env = Env(broken_api);
+  env["KEYROTOR_CONFIG"] = dir_ + "/keyrotor.toml";
+  ASSERT_TRUE(AtomicWriteFile(env["KEYROTOR_CONFIG"], "concurrency = \"many\"\n", {0600, false}).ok());
+  testing::ProcessResult b = testing::RunProcess({testing::KeyrotorBinary(), "lambda"}, env, 60);
+  EXPECT_EQ(b.exit_code, 2);
+  EXPECT_NE(b.err.find("keyrotor.toml:1: concurrency"), std::string::npos) << b.err;
+  auto init = broken_api.posted();
+  ASSERT_EQ(init.size(), 1u);
+  EXPECT_EQ(init[0].path, "/2018-06-01/runtime/init/error");
 }
 
 }  // namespace
