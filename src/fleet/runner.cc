@@ -88,7 +88,8 @@ bool Contains(const std::vector<std::string>& list, const std::string& name, boo
   });
 }
 
-// Asks STS which account the clients work in, and checks it against the config.
+}  // namespace
+
 Result<std::string> IdentifyAccount(const aws::ClientFactory& clients, const Account& account) {
   KR_ASSIGN_OR_RETURN(aws::StsClient sts, clients.Sts());
   Result<aws::CallerIdentity> who = sts.GetCallerIdentity();
@@ -102,8 +103,6 @@ Result<std::string> IdentifyAccount(const aws::ClientFactory& clients, const Acc
   }
   return who->account;
 }
-
-}  // namespace
 
 RunSummary FleetRunner::Run(const RunOptions& options) {
   Clock* clock = admin_.context().clock;

@@ -106,4 +106,9 @@ class FleetRunner {
 aws::ClientFactory AccountClientFactory(const aws::ClientFactory& admin, const Account& account,
                                         aws::AdaptiveRateLimiter* limiter);
 
+// Asks STS which account `clients` work in: the account id, or an error when
+// it is not the config's `account.id` (the role leads elsewhere) or the
+// credentials do not work there.
+Result<std::string> IdentifyAccount(const aws::ClientFactory& clients, const Account& account);
+
 }  // namespace keyrotor::fleet

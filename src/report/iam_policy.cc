@@ -1,6 +1,5 @@
 #include "report/iam_policy.h"
 
-#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "base/strings.h"
@@ -72,8 +71,18 @@ PolicyFeatures FeaturesFromEngineOptions(const engine::EngineOptions& options) {
   PolicyFeatures f;
   f.destinations = options.destinations;
   f.notify = options.notify;
-  f.kms_key_id = options.destination_options.kms_key_id;
+  if (!options.destination_options.kms_key_id.empty()) f.kms_key_ids.push_back(options.destination_options.kms_key_id);
   return f;
+}
+
+void MergeFeatures(PolicyFeatures& features, const PolicyFeatures& more) {
+  auto append = [](std::vector<std::string>& to, const std::vector<std::string>& from) {
+    for (const std::string& item : from) AddUnique(to, item);
+  };
+  append(features.destinations, more.destinations);
+  append(features.notify, more.notify);
+  append(features.assume_roles, more.assume_roles);
+  append(features.kms_key_ids, more.kms_key_ids);
 }
 
 Status ValidatePolicyFeatures(const PolicyFeatures& features) {
@@ -109,7 +118,7 @@ std::string BuildPolicyJson(const PolicyFeatures& features) {
   std::vector<std::string> secrets, parameters, topics, kms_key_arns, kms_aliases;
   bool uses_secretsmanager = false, uses_ssm = false;
   std::vector<std::string> kms_keys;
-  if (!features.kms_key_id.empty()) kms_keys.push_back(features.kms_key_id);
+  for (const std::string& key : features.kms_key_ids) kms_keys.push_back(key);
   for (const std::string& spec : features.destinations) {
     const std::string kind = Kind(spec);
     if (kind == "secretsmanager") {

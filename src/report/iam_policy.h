@@ -18,12 +18,17 @@ struct PolicyFeatures {
   std::vector<std::string> destinations;  // --to specs; "{user}"/"{account}" become wildcards
   std::vector<std::string> notify;        // --notify specs; only sns: ones need a permission
   std::vector<std::string> assume_roles;  // role ARNs keyrotor assumes (e.g. one per account)
-  std::string kms_key_id;                 // key id, key ARN, alias name or alias ARN; "" = AWS-managed keys
+  // Key ids, key ARNs, alias names or alias ARNs; none: AWS-managed keys only.
+  std::vector<std::string> kms_key_ids;
 };
 
 // The features of an engine configuration (its destinations, notifiers and
 // --kms-key-id); roles are not part of EngineOptions and are added by the caller.
 PolicyFeatures FeaturesFromEngineOptions(const engine::EngineOptions& options);
+
+// Adds `more` to `features`: a fleet config's selections (and its accounts'
+// roles) feed one policy.
+void MergeFeatures(PolicyFeatures& features, const PolicyFeatures& more);
 
 // InvalidArgument naming the spec for a destination or notifier keyrotor would
 // refuse, a role that is not an IAM role ARN, or a topic that is not an ARN.

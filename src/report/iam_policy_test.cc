@@ -29,7 +29,7 @@ TEST(IamPolicyJsonTest, IamOnlyWhenNothingElseIsConfigured) {
   Json p = Policy(PolicyFeatures{{"credentials-file:/srv/creds#default", "vault:/srv/v", "exec:/bin/true"},
                                  {"webhook:https://hooks.example/x", "exec:/bin/true"},
                                  {},
-                                 ""});
+                                 {}});
   EXPECT_EQ(p["Version"], "2012-10-17");
   EXPECT_EQ(Sids(p), (std::vector<std::string>{"KeyrotorListUsers", "KeyrotorUserAccessKeys", "KeyrotorReadGroups"}));
   EXPECT_EQ(StatementBySid(p, "KeyrotorListUsers"),
@@ -51,7 +51,7 @@ TEST(IamPolicyJsonTest, IamOnlyWhenNothingElseIsConfigured) {
 }
 
 TEST(IamPolicyJsonTest, SecretsManagerScopedToTheSecretNames) {
-  Json p = Policy(PolicyFeatures{{"secretsmanager:apps/{user}", "secretsmanager:{account}/shared"}, {}, {}, ""});
+  Json p = Policy(PolicyFeatures{{"secretsmanager:apps/{user}", "secretsmanager:{account}/shared"}, {}, {}, {}});
   EXPECT_EQ(StatementBySid(p, "KeyrotorSecretsManager"),
             Json::parse(R"({"Sid": "KeyrotorSecretsManager", "Effect": "Allow",
                             "Action": ["secretsmanager:CreateSecret", "secretsmanager:DescribeSecret",
@@ -68,7 +68,7 @@ TEST(IamPolicyJsonTest, SsmSnsKmsAndRoles) {
   Json p = Policy(PolicyFeatures{{"ssm:/keys/{user}/access"},
                                  {"sns:arn:aws:sns:eu-west-1:123456789012:keys", "webhook:https://x.example/"},
                                  {"arn:aws:iam::111111111111:role/keyrotor", "arn:aws:iam::222222222222:role/keyrotor"},
-                                 "1234abcd-12ab-34cd-56ef-1234567890ab"});
+                                 {"1234abcd-12ab-34cd-56ef-1234567890ab"}});
   EXPECT_EQ(Sids(p), (std::vector<std::string>{"KeyrotorListUsers", "KeyrotorUserAccessKeys", "KeyrotorReadGroups",
                                                "KeyrotorSsmParameters", "KeyrotorKmsKeys", "KeyrotorSnsPublish",
                                                "KeyrotorAssumeRoles"}));
@@ -94,7 +94,7 @@ TEST(IamPolicyJsonTest, SsmSnsKmsAndRoles) {
 TEST(IamPolicyJsonTest, KmsAliasesUseTheResourceAliasesCondition) {
   // A per-destination key and an alias: the alias is granted through kms:ResourceAliases.
   Json p = Policy(PolicyFeatures{
-      {"secretsmanager:app?kms_key_id=arn%3Aaws%3Akms%3Aeu-west-1%3A123456789012%3Akey%2Fabc"}, {}, {}, "alias/keys"});
+      {"secretsmanager:app?kms_key_id=arn%3Aaws%3Akms%3Aeu-west-1%3A123456789012%3Akey%2Fabc"}, {}, {}, {"alias/keys"}});
   EXPECT_EQ(StatementBySid(p, "KeyrotorKmsKeys")["Resource"], "arn:aws:kms:eu-west-1:123456789012:key/abc");
   Json alias = StatementBySid(p, "KeyrotorKmsAliases");
   EXPECT_EQ(alias["Resource"], "arn:aws:kms:*:*:key/*");
@@ -110,15 +110,25 @@ TEST(IamPolicyJsonTest, FromEngineOptions) {
   PolicyFeatures f = FeaturesFromEngineOptions(options);
   EXPECT_EQ(f.destinations, options.destinations);
   EXPECT_EQ(f.notify, options.notify);
-  EXPECT_EQ(f.kms_key_id, "alias/x");
+  EXPECT_EQ(f.kms_key_ids, std::vector<std::string>{"alias/x"});
 }
 
 TEST(IamPolicyJsonTest, ValidationRefusesWhatRotateWouldRefuse) {
-  EXPECT_TRUE(ValidatePolicyFeatures(PolicyFeatures{{"ssm:/a"}, {"sns:arn:aws:sns:us-east-1:1:t"}, {}, ""}).ok());
-  EXPECT_FALSE(ValidatePolicyFeatures(PolicyFeatures{{"s3:bucket"}, {}, {}, ""}).ok());
-  EXPECT_FALSE(ValidatePolicyFeatures(PolicyFeatures{{"secretsmanager:"}, {}, {}, ""}).ok());
-  EXPECT_FALSE(ValidatePolicyFeatures(PolicyFeatures{{}, {"sns:topic"}, {}, ""}).ok());
-  EXPECT_FALSE(ValidatePolicyFeatures(PolicyFeatures{{}, {}, {"arn:aws:iam::1:user/x"}, ""}).ok());
+  EXPECT_TRUE(ValidatePolicyFeatures(PolicyFeatures{{"ssm:/a"}, {"sns:arn:aws:sns:us-east-1:1:t"}, {}, {}}).ok());
+  EXPECT_FALSE(ValidatePolicyFeatures(PolicyFeatures{{"s3:bucket"}, {}, {}, {}}).ok());
+  EXPECT_FALSE(ValidatePolicyFeatures(PolicyFeatures{{"secretsmanager:"}, {}, {}, {}}).ok());
+  EXPECT_FALSE(ValidatePolicyFeatures(PolicyFeatures{{}, {"sns:topic"}, {}, {}}).ok());
+  EXPECT_FALSE(ValidatePolicyFeatures(PolicyFeatures{{}, {}, {"arn:aws:iam::1:user/x"}, {}}).ok());
+}
+
+TEST(IamPolicyJsonTest, MergeFeaturesKeepsEachSpecOnceInOrder) {
+  PolicyFeatures f{{"ssm:/a"}, {"sns:arn:aws:sns:us-east-1:1:t"}, {}, {"alias/a"}};
+  MergeFeatures(f, PolicyFeatures{{"ssm:/a", "secretsmanager:b"}, {"sns:arn:aws:sns:us-east-1:1:t"},
+                                  {"arn:aws:iam::1:role/r"}, {"alias/b", "alias/a"}});
+  EXPECT_EQ(f.destinations, (std::vector<std::string>{"ssm:/a", "secretsmanager:b"}));
+  EXPECT_EQ(f.notify, (std::vector<std::string>{"sns:arn:aws:sns:us-east-1:1:t"}));
+  EXPECT_EQ(f.assume_roles, (std::vector<std::string>{"arn:aws:iam::1:role/r"}));
+  EXPECT_EQ(f.kms_key_ids, (std::vector<std::string>{"alias/a", "alias/b"}));
 }
 
 }  // namespace

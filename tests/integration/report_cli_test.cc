@@ -132,5 +132,74 @@ TEST_F(ReportCliTest, PolicyPrintsOnlyWhatIsConfigured) {
   EXPECT_EQ(Run({"policy", "--to", "s3:bucket"}).exit_code, 2);
 }
 
+// --config reports on each configured account through the account's own
+// clients (here a role assumed into the sandbox's one account, so the two
+// config accounts are one AWS account, reported once); --account narrows it.
+TEST_F(ReportCliTest, ConfigReportsEveryUserOfEachAccountThroughItsRole) {
+  NewUser("old", 120, true);
+  NewUser("fresh", 10, true);
+  std::string config = dir_ + "/keyrotor.toml";
+  ASSERT_TRUE(AtomicWriteFile(config,
+                              "state = \"" + dir_ + "/journal.db\"\n"
+                              "[[accounts]]\nname = \"main\"\n"
+                              "[[accounts]]\nname = \"ops\"\nrole_arn = \"arn:aws:iam::123456789012:role/keyrotor\"\n"
+                              "[[accounts]]\nname = \"wrong\"\nid = \"999999999999\"\n"
+                              "role_arn = \"arn:aws:iam::999999999999:role/keyrotor\"\n"
+                              "[[selection]]\nusers = [\"fresh\"]\n",
+                              {0600, false})
+                  .ok());
+  ProcessResult r = Run({"report", "--config", config, "--account", "main", "--account", "ops", "--format", "json"});
+  ASSERT_EQ(r.exit_code, 1) << r.out << r.err;  // "old" is a finding
+  auto j = nlohmann::json::parse(r.out);
+  ASSERT_TRUE(j.is_object()) << "one AWS account, one report: " << r.out.substr(0, 300);
+  EXPECT_EQ(j["account"], "123456789012");
+  std::vector<std::string> users;
+  for (const auto& u : j["users"]) users.push_back(u["user"]);
+  // Every user, not only the selected one.
+  EXPECT_EQ(users, (std::vector<std::string>{"admin", "fresh", "old"}));
+
+  // The account whose role leads elsewhere fails the report, naming it; nothing is written.
+  ProcessResult wrong = Run({"report", "--config", config, "--output", dir_ + "/report.html", "--format", "html"});
+  EXPECT_EQ(wrong.exit_code, 2);
+  EXPECT_NE(wrong.err.find("account wrong"), std::string::npos) << wrong.err;
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/report.html"));
+
+  EXPECT_EQ(Run({"report", "--config", config, "--account", "nope"}).exit_code, 2);
+  EXPECT_EQ(Run({"report", "--account", "main"}).exit_code, 2);  // --account without --config
+}
+
+// --config feeds the policy every selection's destinations and notifiers,
+// every account's role and every KMS key; flags add to it.
+TEST_F(ReportCliTest, PolicyFromAConfigCoversEverySelectionAndRole) {
+  std::string config = dir_ + "/keyrotor.toml";
+  ASSERT_TRUE(AtomicWriteFile(config,
+                              "[policy]\nnotify = \"sns:arn:aws:sns:eu-west-1:123456789012:keys\"\n"
+                              "[[accounts]]\nname = \"a\"\nrole_arn = \"arn:aws:iam::111111111111:role/keyrotor\"\n"
+                              "[[accounts]]\nname = \"b\"\nrole_arn = \"arn:aws:iam::222222222222:role/keyrotor\"\n"
+                              "[[selection]]\nuser_regex = \"^ci-\"\n"
+                              "to = \"secretsmanager:Account_{account}_User_{user}_AccessKey\"\n"
+                              "[[selection]]\nuser_regex = \"^app-\"\nto = \"ssm:/keys/{user}\"\n"
+                              "kms_key_id = \"alias/keys\"\n",
+                              {0600, false})
+                  .ok());
+  ProcessResult r = Run({"policy", "--config", config, "--to", "vault:" + dir_ + "/v"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  std::map<std::string, nlohmann::json> by_sid;
+  for (const auto& s : j["Statement"]) by_sid[s["Sid"]] = s;
+  for (const char* sid : {"KeyrotorSecretsManager", "KeyrotorSsmParameters", "KeyrotorSnsPublish",
+                          "KeyrotorAssumeRoles", "KeyrotorKmsAliases"}) {
+    EXPECT_TRUE(by_sid.count(sid)) << sid << " missing from " << r.out;
+  }
+  EXPECT_EQ(by_sid["KeyrotorAssumeRoles"]["Resource"],
+            nlohmann::json::array({"arn:aws:iam::111111111111:role/keyrotor", "arn:aws:iam::222222222222:role/keyrotor"}));
+  EXPECT_NE(r.out.find("Account_*_User_*_AccessKey"), std::string::npos) << r.out;
+
+  ASSERT_TRUE(AtomicWriteFile(config, "[[selection]]\nall_users = true\nto = \"s3:bucket\"\n", {0600, false}).ok());
+  ProcessResult bad = Run({"policy", "--config", config});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("keyrotor.toml:3: selection[0].to"), std::string::npos) << bad.err;
+}
+
 }  // namespace
 }  // namespace keyrotor
