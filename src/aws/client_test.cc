@@ -215,9 +215,44 @@ TEST(RetryTest, AdaptiveLimiterIsDormantUntilThrottledThenPaces) {
   // Successes raise the rate; another throttle cuts it again.
   for (int i = 0; i < 10; ++i) limiter.OnResponse(false);
   EXPECT_GT(limiter.rate(), throttled_rate);
+  clock.Advance(std::chrono::seconds(1));
+  limiter.OnResponse(false);
   double before = limiter.rate();
   limiter.OnResponse(true);
   EXPECT_LT(limiter.rate(), before);
+}
+
+// A burst of throttles (the answers to requests sent before the cut) cuts the
+// rate once; the rate then climbs back to just under where it was throttled
+// and flattens there, instead of collapsing to its floor.
+TEST(RetryTest, AdaptiveLimiterCutsOncePerBurstAndClimbsBackAlongACubic) {
+  FakeClock clock{TimePoint{} + std::chrono::hours(1)};
+  AdaptiveRateLimiter limiter(&clock);
+  // 100 sends/s for two seconds, then the service throttles 30 answers at once.
+  for (int i = 0; i < 200; ++i) {
+    limiter.Acquire();
+    clock.Advance(std::chrono::milliseconds(10));
+  }
+  for (int i = 0; i < 30; ++i) limiter.OnResponse(/*throttled=*/true);
+  EXPECT_NEAR(limiter.rate(), 70, 1);  // 0.7 x 100, once
+  // Sending at whatever the limiter allows, the rate returns near 100 in
+  // about K = cbrt(100 x 0.3 / 0.4) = 4.2 s and stays close below it a while.
+  TimePoint cut = clock.Now();
+  double at_2s = 0, at_4s = 0;
+  while (clock.Now() - cut < std::chrono::milliseconds(4200)) {
+    limiter.Acquire();
+    limiter.OnResponse(false);
+    double t = std::chrono::duration<double>(clock.Now() - cut).count();
+    if (at_2s == 0 && t >= 2) at_2s = limiter.rate();
+    if (at_4s == 0 && t >= 4) at_4s = limiter.rate();
+  }
+  EXPECT_GT(at_2s, 90);
+  EXPECT_GT(at_4s, 98);
+  EXPECT_LE(at_4s, 100.5);
+  // A throttle a second later cuts again, from the rate being sent.
+  clock.Advance(std::chrono::seconds(1));
+  limiter.OnResponse(true);
+  EXPECT_LT(limiter.rate(), 80);
 }
 
 TEST_F(ClientTest, AdaptiveModeSlowsDownAfterThrottling) {

@@ -72,6 +72,21 @@ Duration RetryStrategy::Backoff(int attempt) {
   return Duration(static_cast<Duration::rep>(random_() * cap));
 }
 
+namespace {
+
+// botocore's CUBIC constants (retries/adaptive.py): the rate drops to
+// kBeta of the rate that was throttled, then climbs back along
+// W(t) = kScale (t - K)^3 + W_max, flat near W_max, where K is when it gets
+// there again.
+constexpr double kBeta = 0.7;
+constexpr double kScale = 0.4;
+// A throttle cuts the rate once per interval: the throttles that follow at
+// once answer requests sent before the cut, and cutting again for each would
+// collapse the rate to its floor (as TCP cuts its window once per round trip).
+constexpr std::chrono::milliseconds kDecreaseInterval{1000};
+
+}  // namespace
+
 AdaptiveRateLimiter::AdaptiveRateLimiter(Clock* clock, double min_rate, double max_rate)
     : clock_(clock), min_rate_(min_rate), max_rate_(max_rate) {
   if (max_rate_ > 0) {
@@ -98,6 +113,25 @@ void AdaptiveRateLimiter::RefillLocked(TimePoint now) {
   last_refill_ = now;
 }
 
+double AdaptiveRateLimiter::SentRateLocked(TimePoint now) const {
+  // The window in progress counts once it is long enough to say something;
+  // a burst at the very start is read over a quarter second.
+  double elapsed = std::max(0.25, std::chrono::duration<double>(now - window_start_).count());
+  return std::max(measured_rate_, window_sends_ / elapsed);
+}
+
+void AdaptiveRateLimiter::UpdateRateLocked(TimePoint now) {
+  if (!throttled_once_) return;  // at the ceiling until the service first says otherwise
+  double t = std::chrono::duration<double>(now - last_decrease_).count();
+  double k = std::cbrt(last_max_ * (1 - kBeta) / kScale);
+  double cubic = kScale * (t - k) * (t - k) * (t - k) + last_max_;
+  // Never more than twice what is actually being sent: a quiet spell must not
+  // grow a rate nobody tested (botocore bounds it the same way).
+  double rate = std::min(cubic, 2 * std::max(SentRateLocked(now), min_rate_));
+  if (max_rate_ > 0) rate = std::min(rate, max_rate_);
+  rate_ = std::max(min_rate_, rate);
+}
+
 Duration AdaptiveRateLimiter::Acquire() {
   Duration wait{0};
   {
@@ -112,6 +146,7 @@ Duration AdaptiveRateLimiter::Acquire() {
     ++window_sends_;
     if (!enabled_) return wait;
     RefillLocked(now);
+    UpdateRateLocked(now);
     tokens_ -= 1;
     if (tokens_ < 0) wait = Duration(static_cast<Duration::rep>(-tokens_ / rate_ * 1000.0));
   }
@@ -123,7 +158,9 @@ void AdaptiveRateLimiter::OnResponse(bool throttled) {
   std::lock_guard<std::mutex> lock(mu_);
   TimePoint now = clock_->Now();
   if (throttled) {
-    double base = enabled_ ? std::min(rate_, std::max(measured_rate_, min_rate_)) : std::max(measured_rate_, 2.0);
+    if (throttled_once_ && now - last_decrease_ < kDecreaseInterval) return;
+    double sent = SentRateLocked(now);
+    double base = enabled_ ? std::min(rate_, std::max(sent, min_rate_)) : std::max(sent, 2.0);
     if (!enabled_) {
       enabled_ = true;
       last_refill_ = now;
@@ -131,11 +168,13 @@ void AdaptiveRateLimiter::OnResponse(bool throttled) {
     } else {
       RefillLocked(now);
     }
-    rate_ = std::max(min_rate_, base * 0.7);
+    throttled_once_ = true;
+    last_max_ = base;
+    last_decrease_ = now;
+    rate_ = std::max(min_rate_, base * kBeta);
   } else if (enabled_) {
     RefillLocked(now);
-    rate_ += 0.5;  // additive increase per success
-    if (max_rate_ > 0) rate_ = std::min(rate_, max_rate_);
+    UpdateRateLocked(now);
   }
 }
 

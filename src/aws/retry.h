@@ -46,11 +46,13 @@ class RetryQuota {
   int tokens_ = 500;
 };
 
-// "adaptive" retry mode's client-side rate limiter: dormant until the service
-// first throttles; then sends are paced by a token bucket whose rate drops
-// multiplicatively (x0.7 of the rate actually sent) on each throttle and
-// grows additively on success. botocore grows it along a CUBIC curve; AIMD
-// has the same fixed point (just under the service's limit) with less state.
+// "adaptive" retry mode's client-side rate limiter, botocore's design: dormant
+// until the service first throttles; then sends are paced by a token bucket
+// whose rate drops to 0.7x of the rate actually sent when a throttle comes
+// (once a second at most: the throttles right after a cut answer requests
+// sent before it), and climbs back along a CUBIC curve that flattens out
+// near the rate that was throttled, so it spends its time just under the
+// service's limit instead of sawing far below it.
 //
 // With a ceiling (a fleet account's configured rate_limit) it is enabled from
 // the start at the ceiling and never sends faster, but still backs off when
@@ -67,6 +69,8 @@ class AdaptiveRateLimiter {
 
  private:
   void RefillLocked(TimePoint now);
+  double SentRateLocked(TimePoint now) const;
+  void UpdateRateLocked(TimePoint now);  // the CUBIC climb since the last cut
 
   Clock* clock_;
   const double min_rate_;
@@ -80,6 +84,10 @@ class AdaptiveRateLimiter {
   TimePoint window_start_{};
   int window_sends_ = 0;
   double measured_rate_ = 0;
+  // The last cut: when, and the rate that was throttled then (CUBIC's W_max).
+  bool throttled_once_ = false;
+  TimePoint last_decrease_{};
+  double last_max_ = 0;
 };
 
 class RetryStrategy {
