@@ -5,13 +5,15 @@
 // destinations and the journal's bytes.
 //
 // KEYROTOR_CRASH_TRIALS sets the number of random-instant trials (default 12
-// here; `scripts/reliability` runs the full count).
+// here; `scripts/reliability` runs the full count of 1,000).
 #include <gtest/gtest.h>
 #include <signal.h>
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
+#include <sstream>
 #include <thread>
 
 #include "aws/curl_transport.h"
@@ -168,6 +170,25 @@ class RotateCrashTest : public ::testing::Test {
     }
   }
 
+  // No double rotation: for each user, the only key ever retired (deleted as
+  // the old key) is the one it started with. A second rotation would retire
+  // the first one's new key too.
+  void CheckRotatedOnce(const std::map<std::string, std::string>& old_keys) {
+    testing::ProcessResult history =
+        testing::RunProcess({testing::KeyrotorBinary(), "history", "--state", dir_ + "/journal.db"}, Env());
+    ASSERT_EQ(history.exit_code, 0) << history.err;
+    std::map<std::string, std::set<std::string>> retired;
+    std::istringstream lines(history.out);
+    for (std::string line; std::getline(lines, line);) {
+      nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+      if (j.is_discarded() || j["action"] != "delete_old" || j["outcome"] != "ok") continue;
+      retired[j["user"].get<std::string>()].insert(j.value("access_key_id", ""));
+    }
+    for (const auto& [user, old_key] : old_keys) {
+      EXPECT_EQ(retired[user], std::set<std::string>{old_key}) << user << " was rotated more than once";
+    }
+  }
+
   std::unique_ptr<sandbox::SandboxServer> server_;
   sandbox::Sandbox::IssuedKey admin_;
   std::string dir_;
@@ -205,25 +226,40 @@ TEST_F(RotateCrashTest, KilledAtEveryJournalStepTheRerunFinishesTheJob) {
 }
 
 // SIGKILL at random instants, with IAM eventual consistency and 10% faults.
+// Each trial starts two runners on the same user and journal at once, kills
+// one of them at a random instant (the other races it to the user's lock),
+// then reruns until the rotation is finished. Beside the invariants, the
+// user was rotated once: only its original key was ever retired.
 TEST_F(RotateCrashTest, KilledAtRandomInstantsWithFaultsTheRerunFinishesTheJob) {
   Start(/*fail_rate=*/0.1);
   std::mt19937 rng(20261125);
   int trials = TrialCount(12);
+  int killed_mid_run = 0;
+  std::map<std::string, std::string> old_keys;
   for (int t = 0; t < trials; ++t) {
     std::string mode = t % 2 ? "immediate" : "staged";
     std::string user = "random-" + std::to_string(t);
     std::string old_key = NewUser(user);
-    auto child = testing::BackgroundProcess::Start(RotateArgv(user, mode), Env());
+    old_keys[user] = old_key;
+    std::unique_ptr<testing::BackgroundProcess> runners[2] = {
+        testing::BackgroundProcess::Start(RotateArgv(user, mode), Env()),
+        testing::BackgroundProcess::Start(RotateArgv(user, mode), Env())};
+    int victim = std::uniform_int_distribution<int>(0, 1)(rng);
     std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 900)(rng)));
-    ::kill(child->pid(), SIGKILL);
-    testing::ProcessResult r = child->Stop();
-    outputs_ += r.out + r.err;
+    ::kill(runners[victim]->pid(), SIGKILL);
+    testing::ProcessResult killed = runners[victim]->Stop();
+    outputs_ += killed.out + killed.err;
+    if (killed.out.find("\"result\"") == std::string::npos) ++killed_mid_run;
+    runners[1 - victim]->WaitForLine("\"result\"", 120);
+    testing::ProcessResult survivor = runners[1 - victim]->Stop();
+    outputs_ += survivor.out + survivor.err;
     ASSERT_TRUE(RunToCompletion(user, mode)) << user;
     CheckInvariants(user, old_key, user);
   }
+  CheckRotatedOnce(old_keys);
   CheckNoSecretLeaked();
-  std::printf("[ crash ] %d random-instant trials with 10%% faults, %s\n", trials,
-              HasFailure() ? "INVARIANT VIOLATIONS (see above)" : "0 invariant violations");
+  std::printf("[ crash ] %d random-instant trials with 10%% faults and two runners each, %d killed mid-run, %s\n",
+              trials, killed_mid_run, HasFailure() ? "INVARIANT VIOLATIONS (see above)" : "0 invariant violations");
 }
 
 // 20% injected faults (500, 503, resets) and throttling: every rotation still
