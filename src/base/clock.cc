@@ -20,8 +20,14 @@ std::tm ToUtc(TimePoint t) {
   return tm;
 }
 
+// The last year a TimePoint (int64 nanoseconds since 1970) can hold whole:
+// from_time_t of a later date overflows, which is undefined behaviour.
+constexpr int kMaxYear = 2261;
+
 Result<TimePoint> FromFields(int y, int mo, int d, int h, int mi, int s, std::string_view text) {
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60 || y < 1970) {
+  // sscanf's %2d also reads "-1", so the lower bounds matter too.
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 60 || y < 1970 ||
+      y > kMaxYear) {
     return Status::ParseError("invalid timestamp '" + std::string(text) + "'");
   }
   std::tm tm{};

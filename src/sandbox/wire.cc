@@ -224,13 +224,23 @@ Reply Reply::Json(nlohmann::json body) {
 
 Reply::~Reply() { WipeString(xml); }
 
+namespace {
+
+// Messages quote request bytes (an X-Amz-Target header, a query parameter) that
+// need not be UTF-8, and nlohmann's dump() throws on those: send U+FFFD instead.
+std::string DumpJson(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace
+
 aws::HttpResponse RenderReply(const RoutedRequest& routed, const Reply& reply) {
   aws::HttpResponse response;
   response.status = 200;
   std::string request_id = RandomUuid();
   if (routed.json_protocol) {
     AddCommonHeaders(response, "application/x-amz-json-1.1", request_id);
-    response.body = reply.json.dump();
+    response.body = DumpJson(reply.json);
     return response;
   }
   AddCommonHeaders(response, "text/xml", request_id);
@@ -259,7 +269,7 @@ aws::HttpResponse RenderError(const RoutedRequest& routed, const Status& error) 
   if (routed.json_protocol) {
     AddCommonHeaders(response, "application/x-amz-json-1.1", request_id);
     response.headers.emplace_back("X-Amzn-ErrorType", detail.code);
-    response.body = nlohmann::json{{"__type", detail.code}, {"message", detail.message}}.dump();
+    response.body = DumpJson(nlohmann::json{{"__type", detail.code}, {"message", detail.message}});
     return response;
   }
   AddCommonHeaders(response, "text/xml", request_id);

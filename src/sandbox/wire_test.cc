@@ -110,5 +110,26 @@ TEST(SandboxWireTest, RendersQueryErrorsAndEscapesText) {
   EXPECT_EQ(testing::JsonBody(j), nlohmann::json({{"__type", "ResourceNotFoundException"}, {"message", "gone"}}));
 }
 
+// Found by fuzz/http_request_fuzzer: an X-Amz-Target that is not UTF-8 is
+// quoted in the UnknownOperationException message, and rendering that as JSON
+// threw (nlohmann type_error 316) out of Sandbox::Handle.
+TEST(SandboxWireTest, RendersJsonErrorsQuotingBytesThatAreNotUtf8) {
+  aws::HttpRequest request = FormRequest("{}");
+  request.headers.emplace_back("X-Amz-Target", "secretsmanager\xff.GetSecretValue");
+  RoutedRequest routed;
+  Status status = Route(request, routed);
+  ASSERT_TRUE(status.IsAws("UnknownOperationException"));
+  ASSERT_TRUE(routed.json_protocol);
+  aws::HttpResponse r;
+  ASSERT_NO_THROW(r = RenderError(routed, status));
+  EXPECT_EQ(r.status, 400);
+  nlohmann::json body = testing::JsonBody(r);
+  EXPECT_EQ(body["__type"], "UnknownOperationException");
+  EXPECT_EQ(body["message"], "Unknown operation secretsmanager\xef\xbf\xbd.GetSecretValue");
+
+  ASSERT_NO_THROW(r = RenderReply(routed, Reply::Json({{"Name", std::string("app\xc3")}})));
+  EXPECT_EQ(testing::JsonBody(r)["Name"], "app\xef\xbf\xbd");
+}
+
 }  // namespace
 }  // namespace keyrotor::sandbox
