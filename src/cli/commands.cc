@@ -26,6 +26,7 @@ int Main(int argc, char** argv) {
   RegisterConfigCommand(app);
   RegisterRunCommands(app);
   RegisterDaemonCommand(app);
+  RegisterManpageCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {

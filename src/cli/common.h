@@ -60,5 +60,6 @@ void RegisterPolicyCommand(CLI::App& app);
 void RegisterConfigCommand(CLI::App& app);
 void RegisterRunCommands(CLI::App& app);  // plan, run
 void RegisterDaemonCommand(CLI::App& app);
+void RegisterManpageCommand(CLI::App& app);  // hidden: the build's man pages
 
 }  // namespace keyrotor::cli
