@@ -1,5 +1,7 @@
 #include "aws/retry.h"
 
+#include <cmath>
+
 #include <algorithm>
 #include <array>
 #include <random>
@@ -92,7 +94,7 @@ AdaptiveRateLimiter::AdaptiveRateLimiter(Clock* clock, double min_rate, double m
   if (max_rate_ > 0) {
     enabled_ = true;
     rate_ = max_rate_;
-    tokens_ = 1;  // a first request goes at once; the bucket then refills at the ceiling
+    credit_ = 1;  // a first request goes at once; the bucket then refills at the ceiling
     last_refill_ = clock_->Now();
   }
 }
@@ -109,7 +111,8 @@ double AdaptiveRateLimiter::rate() const {
 
 void AdaptiveRateLimiter::RefillLocked(TimePoint now) {
   double elapsed = std::chrono::duration<double>(now - last_refill_).count();
-  if (elapsed > 0) tokens_ = std::min(tokens_ + elapsed * rate_, std::max(1.0, rate_));
+  // Unused credit is capped at a second's worth (at least one send).
+  if (elapsed > 0) credit_ = std::min(credit_ + elapsed * rate_, issued_ + std::max(1.0, rate_));
   last_refill_ = now;
 }
 
@@ -132,26 +135,47 @@ void AdaptiveRateLimiter::UpdateRateLocked(TimePoint now) {
   rate_ = std::max(min_rate_, rate);
 }
 
+void AdaptiveRateLimiter::CountSendLocked(TimePoint now) {
+  if (now - window_start_ >= std::chrono::seconds(1)) {
+    double seconds = std::chrono::duration<double>(now - window_start_).count();
+    measured_rate_ = window_start_ == TimePoint{} ? 0 : window_sends_ / seconds;
+    window_start_ = now;
+    window_sends_ = 0;
+  }
+  ++window_sends_;
+}
+
 Duration AdaptiveRateLimiter::Acquire() {
-  Duration wait{0};
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    TimePoint now = clock_->Now();
-    if (now - window_start_ >= std::chrono::seconds(1)) {
-      double seconds = std::chrono::duration<double>(now - window_start_).count();
-      measured_rate_ = window_start_ == TimePoint{} ? 0 : window_sends_ / seconds;
-      window_start_ = now;
-      window_sends_ = 0;
-    }
-    ++window_sends_;
-    if (!enabled_) return wait;
+  std::unique_lock<std::mutex> lock(mu_);
+  TimePoint now = clock_->Now();
+  if (!enabled_) {
+    CountSendLocked(now);
+    return Duration(0);
+  }
+  RefillLocked(now);
+  UpdateRateLocked(now);
+  // Senders go in the order they came, each when the credit reaches its
+  // ticket. A waiter recomputes its wait at the current rate before it has
+  // slept half of it: when a throttle cuts the rate, the requests queued at
+  // the old one slow down too (else their throttles would cut it again), and
+  // a rate that climbs lets them go sooner.
+  const double ticket = issued_;
+  issued_ += 1;
+  Duration waited{0};
+  while (credit_ < ticket + 1) {
+    double seconds = (ticket + 1 - credit_) / rate_;
+    auto needed = std::max<Duration::rep>(1, static_cast<Duration::rep>(std::ceil(seconds * 1000.0)));
+    Duration wait(needed > 100 ? needed / 2 : needed);
+    lock.unlock();
+    clock_->SleepFor(wait);
+    waited += wait;
+    lock.lock();
+    now = clock_->Now();
     RefillLocked(now);
     UpdateRateLocked(now);
-    tokens_ -= 1;
-    if (tokens_ < 0) wait = Duration(static_cast<Duration::rep>(-tokens_ / rate_ * 1000.0));
   }
-  if (wait.count() > 0) clock_->SleepFor(wait);
-  return wait;
+  CountSendLocked(now);
+  return waited;
 }
 
 void AdaptiveRateLimiter::OnResponse(bool throttled) {
@@ -164,7 +188,7 @@ void AdaptiveRateLimiter::OnResponse(bool throttled) {
     if (!enabled_) {
       enabled_ = true;
       last_refill_ = now;
-      tokens_ = 0;
+      credit_ = issued_;
     } else {
       RefillLocked(now);
     }

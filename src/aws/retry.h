@@ -70,6 +70,7 @@ class AdaptiveRateLimiter {
  private:
   void RefillLocked(TimePoint now);
   double SentRateLocked(TimePoint now) const;
+  void CountSendLocked(TimePoint now);
   void UpdateRateLocked(TimePoint now);  // the CUBIC climb since the last cut
 
   Clock* clock_;
@@ -78,7 +79,10 @@ class AdaptiveRateLimiter {
   mutable std::mutex mu_;
   bool enabled_ = false;
   double rate_ = 0;
-  double tokens_ = 0;  // may go negative: callers reserve, then sleep outside the lock
+  // Sends let through (issued_) and the bucket's credit so far; a sender may
+  // go once credit_ covers its place in the queue.
+  double issued_ = 0;
+  double credit_ = 0;
   TimePoint last_refill_{};
   // Sends in the current one-second window, to learn the rate actually sent.
   TimePoint window_start_{};
