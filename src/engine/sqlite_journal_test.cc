@@ -458,6 +458,39 @@ TEST_F(SqliteJournalTest, ThreadsShareOneJournal) {
   for (int t = 0; t < 4; ++t) EXPECT_EQ(journal->Rotations("123456789012", "user" + std::to_string(t))->size(), 50u);
 }
 
+// A fleet run's workers write at once: their writes are committed in shared
+// transactions (group commit), and each caller's own write is there, sealed
+// boxes included, once its call returns.
+TEST_F(SqliteJournalTest, ManyWritersAtOnceEachFindTheirOwnWriteCommitted) {
+  auto journal = Open();
+  ASSERT_NE(journal, nullptr);
+  constexpr int kThreads = 32, kEach = 20;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::string user = "writer" + std::to_string(t);
+      for (int i = 0; i < kEach; ++i) {
+        std::string id = user + "-" + std::to_string(i);
+        Secret secret("secret-of-" + id);
+        RotationRecord r = FullRecord(id, user, i);
+        if (!journal->Save(r, {{{"new", &secret}}, false}).ok()) ++failures;
+        if (!journal->AppendAudit({r.started, id, r.account, user, "store", "ok", "", "", ""}).ok()) ++failures;
+        // Read back at once: committed before Save returned.
+        auto sealed = journal->GetSealed(id, "new");
+        if (!sealed.ok() || !*sealed || (*sealed)->reveal() != "secret-of-" + id) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  for (int t = 0; t < kThreads; ++t) {
+    std::string user = "writer" + std::to_string(t);
+    EXPECT_EQ(journal->Rotations("123456789012", user)->size(), static_cast<size_t>(kEach));
+    EXPECT_EQ(journal->ReadAudit({"", user, std::nullopt, 0})->size(), static_cast<size_t>(kEach));
+  }
+}
+
 TEST_F(SqliteJournalTest, FilesAreCreatedPrivate) {
   auto journal = Open();
   ASSERT_NE(journal, nullptr);
