@@ -102,8 +102,10 @@ class IniFile {
   Status Remove(std::string_view section, std::string_view key);
   // Removes section `title` (not [DEFAULT]): its header and every line up to
   // the next section. When it is the last section, the blank line before it
-  // goes too and the file ends as it did before, so removing a section Set()
-  // appended gives back the original bytes. NotFound when absent.
+  // goes too, so removing a section Set() appended gives back the original
+  // bytes; except when the file already ended with a blank line, which Set()
+  // reused instead of adding a second: that one goes, settings unchanged
+  // (found by fuzzing; docs/fuzzing.md). NotFound when absent.
   Status RemoveSection(std::string_view title);
 
   std::string Serialize() const;
