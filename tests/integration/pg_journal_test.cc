@@ -812,5 +812,69 @@ TEST_F(PgJournalTest, PostgresTwoRotateProcessesOnOneUserCreateOneKey) {
   server->Stop();
 }
 
+// Two `keyrotor run`s over one fleet, sharing a PostgreSQL state (two daemons
+// side by side for availability): every user is rotated exactly once.
+TEST_F(PgJournalTest, PostgresTwoFleetRunsOverOneFleetRotateEachUserOnce) {
+  constexpr int kUsers = 200;
+  auto started = sandbox::SandboxServer::Start(sandbox::SandboxOptions{});
+  ASSERT_TRUE(started.ok()) << started.status().ToString();
+  std::unique_ptr<sandbox::SandboxServer> server = std::move(started).value();
+  sandbox::Sandbox& sb = server->sandbox();
+  auto admin = sb.CreateAdmin("admin");
+  std::vector<std::string> secrets = {admin.secret.reveal()};
+  for (int i = 0; i < kUsers; ++i) {
+    auto key = sb.CreateUserWithKey("fleet-" + std::to_string(i), Clock::Real()->Now() - std::chrono::hours(24 * 100));
+    ASSERT_TRUE(key.ok());
+    secrets.push_back(key->secret.reveal());
+  }
+  std::string config = dir_ + "/keyrotor.toml";
+  std::ofstream(config) << "state = \"" << url_ << "\"\nconcurrency = 16\n"
+                        << "[[selection]]\nuser_regex = \"^fleet-\"\nto = \"secretsmanager:fleet/{user}\"\n";
+  std::map<std::string, std::string> env = {{"AWS_ACCESS_KEY_ID", admin.access_key_id},
+                                            {"AWS_SECRET_ACCESS_KEY", admin.secret.reveal()},
+                                            {"AWS_REGION", "us-east-1"},
+                                            {"HOME", dir_},
+                                            {"AWS_CONFIG_FILE", dir_ + "/no-config"},
+                                            {"AWS_SHARED_CREDENTIALS_FILE", dir_ + "/no-credentials"},
+                                            {"AWS_EC2_METADATA_DISABLED", "true"},
+                                            {"KEYROTOR_STATE_KEY", key_file_}};
+  std::vector<std::string> argv = {testing::KeyrotorBinary(), "run", "--config", config, "--endpoint-url",
+                                   server->endpoint()};
+  std::vector<std::unique_ptr<testing::BackgroundProcess>> runners;
+  for (int i = 0; i < 2; ++i) runners.push_back(testing::BackgroundProcess::Start(argv, env));
+  std::string outputs;
+  for (auto& runner : runners) {
+    EXPECT_NE(runner->WaitForLine("\"summary\"", 240), "");
+    testing::ProcessResult r = runner->Stop();
+    outputs += r.out + r.err;
+  }
+  for (int i = 0; i < kUsers; ++i) {
+    std::string user = "fleet-" + std::to_string(i);
+    auto keys = sb.ListKeys(user);
+    ASSERT_EQ(keys.size(), 2u) << user << ": staged, the old key stays until it is due";
+    auto held = sb.SecretValue("fleet/" + user);
+    ASSERT_TRUE(held) << user;
+    auto j = nlohmann::json::parse(held->reveal());
+    EXPECT_EQ(j["AccessKey"], keys[1].access_key_id) << user;
+    secrets.push_back(j["SecretKey"]);
+  }
+  testing::ProcessResult history = testing::RunProcess({testing::KeyrotorBinary(), "history", "--state", url_}, env);
+  ASSERT_EQ(history.exit_code, 0) << history.err;
+  std::map<std::string, int> created;
+  std::istringstream lines(history.out);
+  for (std::string line; std::getline(lines, line);) {
+    auto entry = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    ASSERT_FALSE(entry.is_discarded()) << line;
+    if (entry["action"] == "create_key" && entry["outcome"] == "ok") ++created[entry["user"].get<std::string>()];
+  }
+  EXPECT_EQ(created.size(), static_cast<size_t>(kUsers));
+  for (const auto& [user, count] : created) EXPECT_EQ(count, 1) << user;
+  for (const std::string& secret : secrets) {
+    EXPECT_EQ(outputs.find(secret), std::string::npos) << "a secret in keyrotor's output";
+    EXPECT_EQ(history.out.find(secret), std::string::npos) << "a secret in the audit trail";
+  }
+  server->Stop();
+}
+
 }  // namespace
 }  // namespace keyrotor::engine
