@@ -1,6 +1,7 @@
 #include "credentials/web_identity_provider.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -22,7 +23,9 @@ class WebIdentityProviderTest : public ::testing::Test {
     auto server = sandbox::SandboxServer::Start({});
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(server).value();
-    token_file_ = ::testing::TempDir() + "keyrotor-web-identity-token";
+    // One file per process: ctest runs this suite's tests in parallel, and a
+    // shared name let one test's empty token reach another's provider.
+    token_file_ = ::testing::TempDir() + "keyrotor-web-identity-token-" + std::to_string(::getpid());
     WriteToken(std::string(kJwt) + "\n");
   }
   void TearDown() override {
