@@ -131,6 +131,29 @@ TEST_F(RotatorTest, StagedLifecycleOneStepPerRunWhenDue) {
   ExpectNowhere(old.secret);
 }
 
+
+// A run killed between DeleteAccessKey and saving the step leaves the old key
+// gone with the journal still at old_deactivated: the next run completes the
+// rotation and still records the deletion and tells the owners.
+TEST_F(RotatorTest, AnOldKeyAlreadyDeletedIsStillAuditedAndNotified) {
+  auto old = world_.UserWithKey("erin", 100 * kDay);
+  std::string topic = CreateTopic();
+  options_.destinations = {"secretsmanager:app/{user}"};
+  options_.notify = {"sns:" + topic};
+  ASSERT_EQ(Rotate("erin").result, Outcome::kProgressed);
+  world_.clock.Advance(10 * kDay);
+  ASSERT_EQ(Rotate("erin").result, Outcome::kProgressed);
+  ASSERT_TRUE(world_.Clients().Iam()->DeleteAccessKey("erin", old.access_key_id).ok());
+  world_.clock.Advance(10 * kDay);
+  UserOutcome last = Rotate("erin");
+  EXPECT_EQ(last.result, Outcome::kCompleted) << last.message;
+  std::vector<std::string> actions = Actions("erin");
+  ASSERT_GE(actions.size(), 2u);
+  EXPECT_EQ(actions[actions.size() - 2], "delete_old");
+  auto messages = world_.sandbox->PublishedMessages(topic);
+  ASSERT_EQ(messages.size(), 3u);
+  EXPECT_NE(messages[2].message.find("old_key_deleted"), std::string::npos);
+}
 TEST_F(RotatorTest, NotDueUntilRotateAfterUnlessForced) {
   world_.UserWithKey("bob", 10 * kDay);
   UserOutcome o = Rotate("bob");

@@ -185,7 +185,8 @@ class RotateCrashTest : public ::testing::Test {
       retired[j["user"].get<std::string>()].insert(j.value("access_key_id", ""));
     }
     for (const auto& [user, old_key] : old_keys) {
-      EXPECT_EQ(retired[user], std::set<std::string>{old_key}) << user << " was rotated more than once";
+      EXPECT_EQ(retired[user], std::set<std::string>{old_key})
+          << user << ": the audit trail must show its original key retired, and only that one";
     }
   }
 
