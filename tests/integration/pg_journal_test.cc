@@ -256,6 +256,19 @@ class PgJournalTest : public ::testing::Test {
     return all;
   }
 
+  // What the keyrotor binary runs with: the sandbox admin's key, no shared
+  // files, and this test's sealing key.
+  std::map<std::string, std::string> KeyrotorEnv(const sandbox::Sandbox::IssuedKey& admin) {
+    return {{"AWS_ACCESS_KEY_ID", admin.access_key_id},
+            {"AWS_SECRET_ACCESS_KEY", admin.secret.reveal()},
+            {"AWS_REGION", "us-east-1"},
+            {"HOME", dir_},
+            {"AWS_CONFIG_FILE", dir_ + "/no-config"},
+            {"AWS_SHARED_CREDENTIALS_FILE", dir_ + "/no-credentials"},
+            {"AWS_EC2_METADATA_DISABLED", "true"},
+            {"KEYROTOR_STATE_KEY", key_file_}};
+  }
+
   PgServer* server_ = nullptr;
   std::string url_;
   std::string dir_;
@@ -759,14 +772,7 @@ TEST_F(PgJournalTest, PostgresTwoRotateProcessesOnOneUserCreateOneKey) {
   std::string credentials = dir_ + "/app-credentials";
   ASSERT_TRUE(sandbox::WriteProfile(credentials, "shared", old_key->access_key_id, old_key->secret).ok());
 
-  std::map<std::string, std::string> env = {{"AWS_ACCESS_KEY_ID", admin.access_key_id},
-                                            {"AWS_SECRET_ACCESS_KEY", admin.secret.reveal()},
-                                            {"AWS_REGION", "us-east-1"},
-                                            {"HOME", dir_},
-                                            {"AWS_CONFIG_FILE", dir_ + "/no-config"},
-                                            {"AWS_SHARED_CREDENTIALS_FILE", dir_ + "/no-credentials"},
-                                            {"AWS_EC2_METADATA_DISABLED", "true"},
-                                            {"KEYROTOR_STATE_KEY", key_file_}};
+  std::map<std::string, std::string> env = KeyrotorEnv(admin);
   std::vector<std::string> argv = {testing::KeyrotorBinary(),
                                    "rotate",
                                    "--user",
@@ -830,14 +836,7 @@ TEST_F(PgJournalTest, PostgresTwoFleetRunsOverOneFleetRotateEachUserOnce) {
   std::string config = dir_ + "/keyrotor.toml";
   std::ofstream(config) << "state = \"" << url_ << "\"\nconcurrency = 16\n"
                         << "[[selection]]\nuser_regex = \"^fleet-\"\nto = \"secretsmanager:fleet/{user}\"\n";
-  std::map<std::string, std::string> env = {{"AWS_ACCESS_KEY_ID", admin.access_key_id},
-                                            {"AWS_SECRET_ACCESS_KEY", admin.secret.reveal()},
-                                            {"AWS_REGION", "us-east-1"},
-                                            {"HOME", dir_},
-                                            {"AWS_CONFIG_FILE", dir_ + "/no-config"},
-                                            {"AWS_SHARED_CREDENTIALS_FILE", dir_ + "/no-credentials"},
-                                            {"AWS_EC2_METADATA_DISABLED", "true"},
-                                            {"KEYROTOR_STATE_KEY", key_file_}};
+  std::map<std::string, std::string> env = KeyrotorEnv(admin);
   std::vector<std::string> argv = {testing::KeyrotorBinary(), "run", "--config", config, "--endpoint-url",
                                    server->endpoint()};
   std::vector<std::unique_ptr<testing::BackgroundProcess>> runners;
