@@ -95,4 +95,20 @@ Result<aws::ClientFactory> BuildClientFactory(const GlobalFlags& flags, const En
 
 void PrintError(const Status& status) { fmt::print(stderr, "keyrotor: error: {}\n", status.ToString()); }
 
+Result<std::pair<std::string, int>> ParseListenAddress(std::string_view flag, const std::string& text) {
+  const std::string name(flag);
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return Status::InvalidArgument(name + " wants HOST:PORT, got '" + text + "'");
+  }
+  std::string host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  std::string port_text = text.substr(colon + 1);
+  if (port_text.empty() || port_text.size() > 5 || port_text.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoi(port_text) > 65535) {
+    return Status::InvalidArgument(name + ": bad port in '" + text + "'");
+  }
+  return std::make_pair(host, std::stoi(port_text));
+}
+
 }  // namespace keyrotor::cli

@@ -6,6 +6,8 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include "aws/clients.h"
 #include "aws/curl_transport.h"
@@ -42,6 +44,11 @@ Result<aws::ClientFactory> BuildClientFactory(const GlobalFlags& flags, const En
 
 // Prints "keyrotor: error: <message>" to stderr.
 void PrintError(const Status& status);
+
+// HOST:PORT as a listening flag takes it (`flag` names it in messages): an
+// IPv6 host may be bracketed; port 0 picks a free one. The server itself
+// refuses non-loopback hosts.
+Result<std::pair<std::string, int>> ParseListenAddress(std::string_view flag, const std::string& text);
 
 // Registers each command; defined in its own file.
 void RegisterProfilesCommand(CLI::App& app);

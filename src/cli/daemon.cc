@@ -28,23 +28,18 @@ struct DaemonFlags {
   bool once = false;
 };
 
-Result<std::pair<std::string, int>> ParseHostPort(const std::string& text) {
-  size_t colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0) return Status::InvalidArgument("--metrics-listen wants HOST:PORT");
-  std::string host = text.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  std::string port_text = text.substr(colon + 1);
-  if (port_text.empty() || port_text.size() > 5 || port_text.find_first_not_of("0123456789") != std::string::npos) {
-    return Status::InvalidArgument("--metrics-listen: bad port in '" + text + "'");
-  }
-  int port = std::stoi(port_text);
-  if (port > 65535) return Status::InvalidArgument("--metrics-listen: bad port in '" + text + "'");
+// The metrics name users and accounts: loopback only, said plainly (the
+// server would refuse another host too, less helpfully).
+Result<std::pair<std::string, int>> ParseMetricsListen(const std::string& text) {
+  KR_ASSIGN_OR_RETURN(auto listen, ParseListenAddress("--metrics-listen", text));
+  auto& [host, port] = listen;
   if (host != "127.0.0.1" && host != "::1" && host != "localhost") {
     return Status::InvalidArgument("--metrics-listen: " + host +
                                    " is not a loopback address; metrics name users and accounts, so they are served on "
                                    "loopback only (put a proxy in front to publish them)");
   }
-  return std::make_pair(host == "localhost" ? std::string("127.0.0.1") : host, port);
+  if (host == "localhost") host = "127.0.0.1";
+  return listen;
 }
 
 void Log(const std::string& line) {
@@ -63,7 +58,7 @@ int RunDaemon(const DaemonFlags& flags) {
   std::unique_ptr<net::HttpServer> server;
   fleet::FleetMetrics metrics(Clock::Real());
   if (flags.metrics_listen != "off") {
-    auto listen = ParseHostPort(flags.metrics_listen);
+    auto listen = ParseMetricsListen(flags.metrics_listen);
     if (!listen.ok()) {
       PrintError(listen.status());
       return kExitUsage;

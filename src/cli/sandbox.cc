@@ -23,22 +23,8 @@ struct SandboxFlags {
   uint64_t seed = 0;
 };
 
-Result<std::pair<std::string, int>> ParseListen(const std::string& listen) {
-  size_t colon = listen.rfind(':');
-  if (colon == std::string::npos) return Status::InvalidArgument("--listen wants HOST:PORT, got '" + listen + "'");
-  std::string host = listen.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  int port = 0;
-  for (char c : listen.substr(colon + 1)) {
-    if (c < '0' || c > '9' || port > 65535) return Status::InvalidArgument("--listen: bad port in '" + listen + "'");
-    port = port * 10 + (c - '0');
-  }
-  if (port > 65535) return Status::InvalidArgument("--listen: bad port in '" + listen + "'");
-  return std::make_pair(host, port);
-}
-
 int RunSandbox(const SandboxFlags& flags) {
-  auto listen = ParseListen(flags.listen);
+  auto listen = ParseListenAddress("--listen", flags.listen);
   if (!listen.ok()) {
     PrintError(listen.status());
     return kExitUsage;
