@@ -120,17 +120,12 @@ int RunDaemon(const DaemonFlags& flags) {
   options.max_runs = flags.once ? 1 : 0;
   options.concurrency = flags.fleet.concurrency;
   options.log = Log;
-  options.on_result = [](const fleet::UserResult& r) {
-    nlohmann::json j = engine::OutcomeToJson(r.outcome);
-    j["account_name"] = r.account_name;
-    j["selection"] = r.selection;
-    fmt::print("{}\n", j.dump());
-    std::fflush(stdout);
-  };
+  options.on_result = PrintUserResultLine;
+
   std::optional<fleet::RunSummary> last_run;
   options.on_run = [&last_run](const fleet::RunSummary& s) {
     last_run = s;
-    fmt::print("{}\n", nlohmann::json{{"summary", s.ToJson()}}.dump());
+    fmt::print("{}\n", SummaryLine(s));
     std::fflush(stdout);
     Log(fmt::format("run {}: {} users, {} failed, {:.1f} s", s.interrupted ? "interrupted" : s.ok() ? "ok" : "failed",
                     s.users, s.failed_users, std::chrono::duration<double>(s.finished - s.started).count()));

@@ -90,11 +90,7 @@ void RunPrinter::OnResult(const fleet::UserResult& r) {
   ++done_;
   if (r.outcome.failed()) ++failed_;
   if (json_) {
-    nlohmann::json j = engine::OutcomeToJson(r.outcome);
-    j["account_name"] = r.account_name;
-    j["selection"] = r.selection;
-    fmt::print("{}\n", j.dump());
-    std::fflush(stdout);
+    PrintUserResultLine(r);
     return;
   }
   if (verbose_ || r.outcome.failed() || r.outcome.result == engine::UserOutcome::Result::kLocked) {
@@ -107,7 +103,7 @@ void RunPrinter::OnResult(const fleet::UserResult& r) {
 
 void RunPrinter::Finish(const fleet::RunSummary& s) {
   if (json_) {
-    fmt::print("{}\n", nlohmann::json{{"summary", s.ToJson()}}.dump());
+    fmt::print("{}\n", SummaryLine(s));
     std::fflush(stdout);
     return;
   }
@@ -122,6 +118,18 @@ void RunPrinter::Finish(const fleet::RunSummary& s) {
                a.status.ok() ? "" : "; error: " + a.status.ToString());
   }
   std::fflush(stdout);
+}
+
+void PrintUserResultLine(const fleet::UserResult& r) {
+  nlohmann::json j = engine::OutcomeToJson(r.outcome);
+  j["account_name"] = r.account_name;
+  j["selection"] = r.selection;
+  fmt::print("{}\n", j.dump());
+  std::fflush(stdout);
+}
+
+std::string SummaryLine(const fleet::RunSummary& summary) {
+  return nlohmann::json{{"summary", summary.ToJson()}}.dump();
 }
 
 int RunExitStatus(const fleet::RunSummary& summary) { return summary.ok() ? kExitOk : kExitPartialFailure; }

@@ -66,6 +66,12 @@ class RunPrinter {
   TimePoint last_draw_{};
 };
 
+// The JSON lines every fleet command prints (run --json, daemon, lambda):
+// one per user (the engine's outcome, its account_name and selection), and
+// {"summary": ...} at the end. A user's line is printed and flushed at once.
+void PrintUserResultLine(const fleet::UserResult& result);
+std::string SummaryLine(const fleet::RunSummary& summary);
+
 // The exit status of a run: 0 ok, 1 a user or an account failed.
 int RunExitStatus(const fleet::RunSummary& summary);
 

@@ -86,13 +86,8 @@ Result<std::string> RunScheduled(fleet::FleetRunner& runner, const lambda::Invoc
   });
   fleet::RunOptions options;
   options.stop = &stop;
-  options.on_result = [](const fleet::UserResult& r) {
-    nlohmann::json j = engine::OutcomeToJson(r.outcome);
-    j["account_name"] = r.account_name;
-    j["selection"] = r.selection;
-    fmt::print("{}\n", j.dump());  // CloudWatch Logs
-    std::fflush(stdout);
-  };
+  options.on_result = PrintUserResultLine;  // CloudWatch Logs
+
   fleet::RunSummary summary = runner.Run(options);
   {
     std::lock_guard<std::mutex> lock(mu);
@@ -100,7 +95,7 @@ Result<std::string> RunScheduled(fleet::FleetRunner& runner, const lambda::Invoc
   }
   cv.notify_all();
   watchdog.join();
-  std::string doc = nlohmann::json{{"summary", summary.ToJson()}}.dump();
+  std::string doc = SummaryLine(summary);
   fmt::print("{}\n", doc);
   std::fflush(stdout);
   if (!summary.ok()) {
