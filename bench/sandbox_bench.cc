@@ -7,8 +7,10 @@
 //    The ratio is what the sandbox's AWS logic costs.
 //
 // 2. Rotating 3 profiles with IAM eventual consistency (--consistency-ms),
-//    keyrotor's `profiles rotate` against the classic script loop it replaces
-//    ("create a key, sleep 10 s, delete the oldest"), both measured here.
+//    keyrotor's `profiles rotate` (through the engine and a journal, profiles
+//    of different users concurrently) against two baselines measured here: the
+//    same one profile at a time, and the classic script loop it replaces
+//    ("create a key, sleep 10 s, delete the oldest").
 //
 // Usage: sandbox_bench [--concurrency 16] [--seconds 5] [--consistency-ms 2000] [--skip-classic]
 #include <fmt/core.h>
@@ -20,6 +22,7 @@
 #include "aws/clients.h"
 #include "aws/curl_transport.h"
 #include "engine/profile_rotator.h"
+#include "engine/sqlite_journal.h"
 #include "net/http_server.h"
 #include "sandbox/server.h"
 
@@ -134,29 +137,46 @@ Fleet MakeFleet(int consistency_ms) {
   return f;
 }
 
-void ProfilesRotate(const Options& o) {
-  aws::CurlTransport transport;
-  Fleet f = MakeFleet(o.consistency_ms);
+// One `profiles rotate` over a fresh 3-profile fleet, through the engine and
+// a fresh journal, `concurrency` profiles at a time. Returns seconds; *rotated
+// gets the count.
+double TimeProfilesRotate(aws::HttpTransport* transport, int consistency_ms, int concurrency, int* rotated) {
+  Fleet f = MakeFleet(consistency_ms);
   aws::ClientContext ctx;
-  ctx.transport = &transport;
+  ctx.transport = transport;
   aws::EndpointSettings endpoints;
   endpoints.explicit_url = f.server->endpoint();
   engine::ProfileRotationOptions options;
   options.credentials_path = f.path;
-  engine::ProfileRotator rotator(aws::ClientFactory(ctx, "us-east-1", endpoints, {}), options);
+  options.concurrency = concurrency;
+  auto journal = engine::OpenSqliteJournal(f.dir + "/journal.db");
+  if (!journal.ok()) throw std::runtime_error(journal.status().ToString());
+  engine::ProfileRotator rotator(aws::ClientFactory(ctx, "us-east-1", endpoints, {}), journal->get(), options);
   auto start = std::chrono::steady_clock::now();
   auto outcomes = rotator.Run();
-  double keyrotor_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  int rotated = 0;
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  *rotated = 0;
   if (outcomes.ok()) {
-    for (const auto& out : *outcomes) rotated += out.result == engine::ProfileOutcome::Result::kRotated;
+    for (const auto& out : *outcomes) *rotated += out.result == engine::ProfileOutcome::Result::kRotated;
   }
+  journal->reset();
   f.server->Stop();
   std::filesystem::remove_all(f.dir);
+  return seconds;
+}
+
+void ProfilesRotate(const Options& o) {
+  aws::CurlTransport transport;
+  int sequential_rotated = 0, rotated = 0;
+  double sequential_s = TimeProfilesRotate(&transport, o.consistency_ms, 1, &sequential_rotated);
+  double keyrotor_s = TimeProfilesRotate(&transport, o.consistency_ms, 4, &rotated);
 
   fmt::print("\nrotating 3 profiles, sandbox --consistency-ms {}\n", o.consistency_ms);
-  fmt::print("  keyrotor profiles rotate (verified, old keys deactivated)  {:>6.2f} s  ({}/3 rotated)\n", keyrotor_s,
-             rotated);
+  fmt::print("  keyrotor profiles rotate (verified, old keys deactivated)  {:>6.2f} s  ({}/3 rotated, concurrency 4)\n",
+             keyrotor_s, rotated);
+  fmt::print("  baseline: the same, one profile at a time (--concurrency 1) {:>6.2f} s  ({}/3 rotated)\n",
+             sequential_s, sequential_rotated);
+  fmt::print("  ratio one-at-a-time/concurrent                              {:>6.2f}x\n", sequential_s / keyrotor_s);
   if (!o.classic) return;
   // The classic script: per profile, create a key, sleep 10 s "for IAM", delete
   // the oldest key, write the file. No verification; it simply waits.
@@ -164,7 +184,7 @@ void ProfilesRotate(const Options& o) {
   auto admin = c.server->sandbox().CreateAdmin("classic-admin");
   std::this_thread::sleep_for(std::chrono::milliseconds(o.consistency_ms + 50));
   auto iam = Clients(c.server->endpoint(), &transport, admin.access_key_id, admin.secret).Iam();
-  start = std::chrono::steady_clock::now();
+  auto start = std::chrono::steady_clock::now();
   int classic_done = 0;
   for (const auto& u : c.users) {
     auto key = iam->CreateAccessKey(u);

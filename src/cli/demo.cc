@@ -118,11 +118,19 @@ int RunDemo(const DemoFlags& flags) {
   fmt::print("\n== before: credentials file {} (profiles alice, bob, carol, ci-session)\n", creds_path);
   PrintKeys(sb, users);
 
-  fmt::print("\n== keyrotor profiles rotate --credentials-file {} --endpoint-url {}\n", creds_path,
-             (*server)->endpoint());
+  // carol's Inactive second key is not one keyrotor retired: the engine deletes
+  // it to make room only when told to.
+  fmt::print("\n== keyrotor profiles rotate --credentials-file {} --delete-unknown-inactive --endpoint-url {}\n",
+             creds_path, (*server)->endpoint());
   engine::ProfileRotationOptions rotate_options;
   rotate_options.credentials_path = creds_path;
-  engine::ProfileRotator rotator(admin_clients.WithCredentials(nullptr), rotate_options);
+  rotate_options.delete_unknown_inactive = true;
+  Result<std::unique_ptr<engine::Journal>> profiles_journal = engine::OpenSqliteJournal(dir + "/journal.db");
+  if (!profiles_journal.ok()) {
+    PrintError(profiles_journal.status());
+    return kExitUsage;
+  }
+  engine::ProfileRotator rotator(admin_clients.WithCredentials(nullptr), profiles_journal->get(), rotate_options);
   TimePoint start = Clock::Real()->Now();
   int failed = 0;
   auto outcomes = rotator.Run([&](const engine::ProfileOutcome& o) {
@@ -157,6 +165,7 @@ int RunDemo(const DemoFlags& flags) {
       fmt::print("  [{}] aws_access_key_id = {}\n", user, file->Get(user, "aws_access_key_id").value_or("?"));
     }
   }
+  profiles_journal->reset();  // part 2 opens the same journal: `history` shows both
   failed += RunEngineDemo(sb, admin_clients, dir);
   failed += RunFleetDemo(sb, admin_clients, dir);
   (*server)->Stop();

@@ -2,6 +2,7 @@
 #include <fmt/core.h>
 
 #include "cli/common.h"
+#include "cli/engine_flags.h"
 #include "engine/profile_rotator.h"
 
 namespace keyrotor::cli {
@@ -12,7 +13,11 @@ struct ProfilesRotateFlags {
   std::string credentials_file;
   std::vector<std::string> profiles;
   bool remove = false;
+  bool delete_unknown_inactive = false;
   int verify_timeout_s = 30;
+  int concurrency = 4;
+  int orphan_settle_ms = 5000;
+  std::string state;
 };
 
 std::string AgeDays(TimePoint created, TimePoint now) {
@@ -33,7 +38,18 @@ int RunProfilesRotate(const ProfilesRotateFlags& flags) {
   options.profiles = flags.profiles;
   options.delete_old = flags.remove;
   options.verify_timeout = std::chrono::seconds(flags.verify_timeout_s);
-  engine::ProfileRotator rotator(*factory, options);
+  options.delete_unknown_inactive = flags.delete_unknown_inactive;
+  options.concurrency = flags.concurrency;
+  options.orphan_settle = Duration(std::max(0, flags.orphan_settle_ms));
+  // The same journal as every other rotation: a killed run is finished by the
+  // next one, and `keyrotor history` shows what was done.
+  Result<std::unique_ptr<engine::Journal>> journal =
+      OpenJournal(flags.state.empty() ? DefaultStatePath(env) : flags.state, env);
+  if (!journal.ok()) {
+    PrintError(journal.status());
+    return kExitUsage;
+  }
+  engine::ProfileRotator rotator(*factory, journal->get(), options);
   TimePoint now = Clock::Real()->Now();
   Result<std::vector<engine::ProfileOutcome>> outcomes = rotator.Run([&](const engine::ProfileOutcome& o) {
     using R = engine::ProfileOutcome::Result;
@@ -73,12 +89,23 @@ void RegisterProfilesCommand(CLI::App& app) {
   auto flags = std::make_shared<ProfilesRotateFlags>();
   auto* rotate = profiles->add_subcommand(
       "rotate",
-      "Rotate the access key of every static profile (or the named ones), each with its own key: create a new key, "
-      "write it into the file, verify it with STS, then deactivate (or with --remove delete) the old key");
+      "Rotate the access key of every static profile (or the named ones), each with its own key, through the "
+      "crash-safe engine and its journal: create a new key, verify it with STS, write it into the file, then "
+      "deactivate (or with --remove delete) the old key");
   rotate->add_option("--credentials-file", flags->credentials_file,
                      "Credentials file (default: AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials)");
   rotate->add_option("--profile", flags->profiles, "Rotate only this profile (repeatable)");
   rotate->add_flag("--remove", flags->remove, "Delete the old key instead of deactivating it");
+  rotate->add_flag("--delete-unknown-inactive", flags->delete_unknown_inactive,
+                   "At the two-key limit, delete an Inactive key keyrotor did not retire itself (without it such "
+                   "a profile fails, naming the key)");
+  rotate->add_option("--concurrency", flags->concurrency, "Profiles of different users rotated at once")
+      ->check(CLI::Range(1, 64))
+      ->default_val(4);
+  rotate->add_option("--orphan-settle-ms", flags->orphan_settle_ms)->group("");  // as rotate's, for the crash tests
+  rotate->add_option("--state", flags->state,
+                     "Journal: a SQLite file or a postgresql:// URL (default: KEYROTOR_STATE, else "
+                     "~/.local/state/keyrotor/journal.db)");
   rotate->add_option("--verify-timeout", flags->verify_timeout_s,
                      "Seconds to wait for IAM to accept the new key before giving up and undoing")
       ->check(CLI::Range(1, 3600));

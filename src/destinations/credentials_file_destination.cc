@@ -37,11 +37,11 @@ std::optional<std::string> OwnValue(const IniFile& file, const std::string& sect
   return file.Get(section, key);
 }
 
-Status Write(const IniFile& file, const std::string& path) {
+Status Write(const IniFile& file, const std::string& path, bool keep_backup) {
   KR_RETURN_IF_ERROR(EnsureParentDirectory(path));
   std::string text = file.Serialize();
   // keep_backup: people edit this file by hand; PATH.bak is the version before keyrotor's last write.
-  Status written = AtomicWriteFile(path, text, {0600, /*keep_backup=*/true});
+  Status written = AtomicWriteFile(path, text, {0600, keep_backup});
   WipeString(text);
   return written;
 }
@@ -56,8 +56,9 @@ Status SetOrRemove(IniFile& file, const std::string& section, const std::string&
 
 }  // namespace
 
-CredentialsFileDestination::CredentialsFileDestination(std::string spec, std::string path, std::string profile)
-    : spec_(std::move(spec)), path_(std::move(path)), profile_(std::move(profile)) {}
+CredentialsFileDestination::CredentialsFileDestination(std::string spec, std::string path, std::string profile,
+                                                       bool keep_backup)
+    : spec_(std::move(spec)), path_(std::move(path)), profile_(std::move(profile)), keep_backup_(keep_backup) {}
 
 Result<Secret> CredentialsFileDestination::Snapshot(const KeyHandoff&) {
   Result<IniFile> loaded = IniFile::Load(path_);
@@ -85,7 +86,7 @@ Status CredentialsFileDestination::Put(const KeyHandoff& key) {
   KR_RETURN_IF_ERROR(file.Set(section, kKeyId, key.access_key_id).WithContext(spec_));
   KR_RETURN_IF_ERROR(file.Set(section, kSecret, key.secret_access_key.reveal()).WithContext(spec_));
   for (const char* token : kTokenKeys) KR_RETURN_IF_ERROR(SetOrRemove(file, section, token, std::nullopt));
-  return Write(file, path_).WithContext(spec_);
+  return Write(file, path_, keep_backup_).WithContext(spec_);
 }
 
 Status CredentialsFileDestination::Restore(const KeyHandoff& key, const Secret& snapshot) {
@@ -107,7 +108,7 @@ Status CredentialsFileDestination::Restore(const KeyHandoff& key, const Secret& 
     bool empty = true;
     for (const auto& [name, value] : file.Items(*section)) empty = empty && !SetsOwn(file, *section, name);
     if (empty) KR_RETURN_IF_ERROR(file.RemoveSection(*section).WithContext(spec_));
-    return Write(file, path_).WithContext(spec_);
+    return Write(file, path_, keep_backup_).WithContext(spec_);
   }
 
   KR_ASSIGN_OR_RETURN(nlohmann::json doc, ParseSnapshot(snapshot, spec_));
@@ -127,7 +128,7 @@ Status CredentialsFileDestination::Restore(const KeyHandoff& key, const Secret& 
                                       ", neither this rotation's key nor the one before it: not restored");
   }
   for (const auto& [k, value] : wanted) KR_RETURN_IF_ERROR(SetOrRemove(file, title, k, value).WithContext(spec_));
-  return Write(file, path_).WithContext(spec_);
+  return Write(file, path_, keep_backup_).WithContext(spec_);
 }
 
 }  // namespace keyrotor::destinations

@@ -12,7 +12,7 @@ namespace keyrotor::destinations {
 
 class CredentialsFileDestination : public Destination {
  public:
-  CredentialsFileDestination(std::string spec, std::string path, std::string profile);
+  CredentialsFileDestination(std::string spec, std::string path, std::string profile, bool keep_backup = true);
 
   std::string Describe() const override { return spec_; }
   // {"aws_access_key_id": ..., ...} of the keys the profile sets itself;
@@ -20,7 +20,7 @@ class CredentialsFileDestination : public Destination {
   Result<Secret> Snapshot(const KeyHandoff& key) override;
   // Sets both keys (creating the file or profile when missing), drops a
   // session token (it belongs to other credentials) and writes with mode 0600,
-  // keeping the previous file as PATH.bak. Writes nothing when the profile
+  // keeping the previous file as PATH.bak (unless keep_backup is false). Writes nothing when the profile
   // already holds the key, so a retry does not replace the .bak with the new key.
   Status Put(const KeyHandoff& key) override;
   Status Restore(const KeyHandoff& key, const Secret& snapshot) override;
@@ -29,6 +29,7 @@ class CredentialsFileDestination : public Destination {
   std::string spec_;
   std::string path_;
   std::string profile_;
+  bool keep_backup_;
 };
 
 }  // namespace keyrotor::destinations

@@ -80,7 +80,8 @@ Result<std::unique_ptr<Destination>> MakeDestination(std::string_view spec, cons
       return BadSpec(spec, "a profile name cannot contain brackets, line breaks or surrounding spaces");
     }
     return std::unique_ptr<Destination>(
-        std::make_unique<CredentialsFileDestination>(spec_text, std::move(path), std::move(profile)));
+        std::make_unique<CredentialsFileDestination>(spec_text, std::move(path), std::move(profile),
+                                                     options.credentials_file_backup));
   }
   if (kind == "secretsmanager") {
     std::string name, kms = options.kms_key_id;

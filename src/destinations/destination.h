@@ -53,6 +53,9 @@ struct DestinationOptions {
   std::string kms_key_id;                   // Secrets Manager / SSM; empty = the AWS-managed key
   Duration exec_timeout{60000};             // exec: killed after this
   std::string vault_key_file;               // vault: empty = VAULT_PATH.key
+  // credentials-file: keep the file as it was before each write as PATH.bak
+  // (`profiles rotate` keeps the file as it was before the whole run instead).
+  bool credentials_file_backup = true;
   EnvMap exec_env;                          // exec: the environment passed on (already stripped of secrets)
   // Kinds a command adds for itself (keyrotor keeper's record writer): KIND ->
   // a maker given what follows "KIND:". Specs are saved in the journal and

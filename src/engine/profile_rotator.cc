@@ -1,9 +1,14 @@
 #include "engine/profile_rotator.h"
 
 #include <algorithm>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <thread>
 
 #include "base/file_util.h"
 #include "credentials/ini_file.h"
+#include "engine/rotator.h"
 #include "engine/verify.h"
 
 namespace keyrotor::engine {
@@ -12,15 +17,29 @@ namespace {
 using credentials::FileKind;
 using credentials::IniFile;
 using Outcome = ProfileOutcome::Result;
+using UserResult = UserOutcome::Result;
 
 // Keys that make a profile something other than a static long-term key.
 constexpr const char* kNonStaticKeys[] = {"role_arn", "source_profile", "credential_process", "credential_source",
                                           "sso_session", "sso_start_url", "web_identity_token_file"};
 
+// The key ids of the run's actions named `action` ("delete_inactive AKIA...").
+std::string ActionKey(const UserOutcome& run, const std::string& action) {
+  for (const std::string& a : run.actions) {
+    if (a.rfind(action + " ", 0) == 0) return a.substr(action.size() + 1);
+  }
+  return "";
+}
+
+bool Did(const UserOutcome& run, const std::string& action) {
+  return std::any_of(run.actions.begin(), run.actions.end(),
+                     [&](const std::string& a) { return a == action || a.rfind(action + " ", 0) == 0; });
+}
+
 }  // namespace
 
-ProfileRotator::ProfileRotator(aws::ClientFactory factory, ProfileRotationOptions options)
-    : factory_(std::move(factory)), options_(std::move(options)) {}
+ProfileRotator::ProfileRotator(aws::ClientFactory factory, Journal* journal, ProfileRotationOptions options)
+    : factory_(std::move(factory)), journal_(journal), options_(std::move(options)) {}
 
 Result<std::vector<ProfileOutcome>> ProfileRotator::Run(const ProfileReporter& report) {
   KR_ASSIGN_OR_RETURN(IniFile file, IniFile::Load(options_.credentials_path));
@@ -36,11 +55,33 @@ Result<std::vector<ProfileOutcome>> ProfileRotator::Run(const ProfileReporter& r
     }
     profiles = options_.profiles;
   }
-  std::vector<ProfileOutcome> outcomes;
-  for (const std::string& profile : profiles) {
-    outcomes.push_back(RotateOne(profile));
-    if (report) report(outcomes.back());
+  if (options_.keep_backup) {
+    // PATH.bak is the file as it was before this run (the destination's own
+    // per-write backup is off for profile rotations: with several profiles it
+    // would only keep the version before the last one).
+    std::string text = file.Serialize();
+    Status backed_up = AtomicWriteFile(BackupPathFor(options_.credentials_path), text, {0600, false});
+    WipeString(text);
+    KR_RETURN_IF_ERROR(backed_up.WithContext("keeping the file as it was before the run"));
   }
+
+  std::vector<ProfileOutcome> outcomes(profiles.size());
+  std::atomic<size_t> next{0};
+  std::mutex report_mu;
+  auto worker = [&] {
+    for (size_t i = next++; i < profiles.size(); i = next++) {
+      outcomes[i] = RotateOne(profiles[i]);
+      if (report) {
+        std::lock_guard<std::mutex> lock(report_mu);
+        report(outcomes[i]);
+      }
+    }
+  };
+  size_t threads = std::min<size_t>(std::max(1, options_.concurrency), profiles.size());
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (std::thread& t : pool) t.join();
   return outcomes;
 }
 
@@ -58,121 +99,115 @@ ProfileOutcome ProfileRotator::RotateOne(const std::string& profile) {
     return out;
   };
 
-  // Re-read the file for each profile: an earlier profile rewrote it.
+  // Read the profile's current key: an earlier run (or another profile's
+  // rotation) may have rewritten the file.
   Result<IniFile> loaded = IniFile::Load(options_.credentials_path);
   if (!loaded.ok()) return fail(loaded.status());
-  IniFile file = std::move(loaded).value();
-  std::optional<std::string> section = file.SectionForProfile(profile, FileKind::kCredentials);
+  std::optional<std::string> section = loaded->SectionForProfile(profile, FileKind::kCredentials);
   if (!section) return fail(Status::NotFound("profile is no longer in " + options_.credentials_path));
-  const std::string original_text = file.Serialize();
-
-  if (file.Get(*section, "aws_session_token") || file.Get(*section, "aws_security_token")) {
+  if (loaded->Get(*section, "aws_session_token") || loaded->Get(*section, "aws_security_token")) {
     return skip("temporary credentials (session token): nothing to rotate");
   }
   for (const char* key : kNonStaticKeys) {
-    if (file.Get(*section, key)) return skip(std::string("not a static key profile (") + key + ")");
+    if (loaded->Get(*section, key)) return skip(std::string("not a static key profile (") + key + ")");
   }
-  std::optional<std::string> old_id = file.Get(*section, "aws_access_key_id");
-  std::optional<std::string> old_secret_text = file.Get(*section, "aws_secret_access_key");
-  if (!old_id || !old_secret_text) {
-    return fail(Status::InvalidArgument(options_.credentials_path + ":" + std::to_string(file.LineOf(*section)) +
+  std::optional<std::string> key_id = loaded->Get(*section, "aws_access_key_id");
+  std::optional<std::string> secret_text = loaded->Get(*section, "aws_secret_access_key");
+  if (!key_id || !secret_text) {
+    if (secret_text) WipeString(*secret_text);
+    return fail(Status::InvalidArgument(options_.credentials_path + ":" + std::to_string(loaded->LineOf(*section)) +
                                         ": profile has no aws_access_key_id/aws_secret_access_key pair"));
   }
-  const Secret old_secret(std::move(*old_secret_text));
-  out.old_key_id = *old_id;
+  if (profile.find('#') != std::string::npos) {
+    WipeString(*secret_text);
+    return fail(Status::InvalidArgument("a profile name with '#' cannot be named as a credentials-file destination"));
+  }
+  const Secret secret(std::move(*secret_text));
+  out.old_key_id = *key_id;
 
-  aws::ClientFactory as_old = factory_.WithCredentials(StaticKey(*old_id, old_secret, "profile " + profile));
-  auto sts_old = as_old.Sts();
-  auto iam_old = as_old.Iam();
-  if (!sts_old.ok()) return fail(sts_old.status());
-  if (!iam_old.ok()) return fail(iam_old.status());
-
-  // 1. Who is this key? Rotation is for IAM users' long-term keys only.
-  auto identity = sts_old->GetCallerIdentity();
+  // The profile's own key signs everything of this rotation: who it is, and
+  // the rotation itself.
+  aws::ClientFactory as_profile = factory_.WithCredentials(StaticKey(*key_id, secret, "profile " + profile));
+  Result<aws::StsClient> sts = as_profile.Sts();
+  if (!sts.ok()) return fail(sts.status());
+  Result<aws::CallerIdentity> identity = sts->GetCallerIdentity();
   if (!identity.ok()) return fail(identity.status().WithContext("identifying the key's user"));
   out.user = aws::UserNameFromArn(identity->arn);
   if (out.user.empty()) {
     return fail(Status::FailedPrecondition("key belongs to " + identity->arn + ", not an IAM user: not rotated"));
   }
 
-  // 2. The two-key limit, handled before creating anything.
-  auto keys = iam_old->ListAccessKeys();
-  if (!keys.ok()) return fail(keys.status().WithContext("listing the user's keys"));
-  auto current = std::find_if(keys->begin(), keys->end(),
-                              [&](const aws::AccessKeyMetadata& k) { return k.access_key_id == *old_id; });
-  if (current == keys->end()) {
-    return fail(Status::FailedPrecondition("key " + *old_id + " is not among user " + out.user + "'s keys"));
-  }
-  out.old_key_created = current->create_date;
-  for (const auto& other : *keys) {
-    if (other.access_key_id == *old_id) continue;
-    if (other.active()) {
-      return fail(Status::FailedPrecondition("user " + out.user + " already has two active keys (" + *old_id +
-                                             " and " + other.access_key_id +
-                                             "); deactivate the one not in use, then run again"));
+  EngineOptions engine;
+  engine.policy.mode = options_.delete_old ? RotationMode::kImmediate : RotationMode::kStaged;
+  engine.policy.deactivate_after = Duration(0);
+  engine.policy.delete_after = options_.delete_after;
+  // The command means "rotate now", and it retires the old key at once: the
+  // profile's own calls with it would trip the last-used guard.
+  engine.policy.quiet_period = Duration(0);
+  engine.policy.exempt_tags.clear();  // a self-managing user may not read its tags; the file lists what to rotate
+  engine.policy.delete_unknown_inactive = options_.delete_unknown_inactive;
+  engine.policy.verify_timeout = options_.verify_timeout;
+  engine.destinations = {"credentials-file:" + options_.credentials_path + "#" + profile};
+  engine.destination_options.credentials_file_backup = false;  // Run() kept the file as it was
+  engine.orphan_settle = options_.orphan_settle;
+  Rotator rotator(as_profile, journal_, engine);
+
+  StepOverrides now;
+  now.force_rotate = true;
+  UserOutcome run = rotator.RotateUser(out.user, now);
+  if (run.state == StateName(RotationState::kOldDeactivated) && run.actions.empty()) {
+    // An earlier `profiles rotate` left its old key Inactive: it makes room
+    // now (the same as at the two-key limit), then the profile is rotated.
+    StepOverrides finish;
+    finish.delete_now = true;
+    UserOutcome finished = rotator.RotateUser(out.user, finish);
+    if (finished.result != UserResult::kCompleted) {
+      out.rotation_id = finished.rotation_id;
+      return fail(Status::FailedPrecondition("finishing the earlier rotation " + finished.rotation_id + ": " +
+                                             finished.message));
     }
-    // An Inactive second key is not in use by definition: it makes room.
-    Status deleted = iam_old->DeleteAccessKey("", other.access_key_id);
-    if (!deleted.ok()) {
-      return fail(deleted.WithContext("deleting inactive key " + other.access_key_id + " to make room"));
-    }
-    out.removed_inactive_key_id = other.access_key_id;
+    out.removed_inactive_key_id = finished.old_key_id;
+    run = rotator.RotateUser(out.user, now);
   }
+  out.rotation_id = run.rotation_id;
+  if (!run.new_key_id.empty()) out.new_key_id = run.new_key_id;
+  if (!run.old_key_id.empty()) out.old_key_id = run.old_key_id;
+  if (run.oldest_active_key_created && run.old_key_id == out.old_key_id &&
+      run.state != StateName(RotationState::kOldDeactivated) && run.state != StateName(RotationState::kDone)) {
+    out.old_key_created = *run.oldest_active_key_created;
+  }
+  if (std::string inactive = ActionKey(run, "delete_inactive"); !inactive.empty()) out.removed_inactive_key_id = inactive;
 
-  // 3. Create the new key and put it in the file at once: the smaller the
-  //    window between the two, the less a crash can strand.
-  auto created = iam_old->CreateAccessKey();
-  if (!created.ok()) return fail(created.status().WithContext("creating the new key"));
-  out.new_key_id = created->metadata.access_key_id;
-  auto undo_create = [&](const Status& why) {
-    Status restore = AtomicWriteFile(options_.credentials_path, original_text, {0600, false});
-    Status removed = iam_old->DeleteAccessKey("", out.new_key_id);
-    std::string msg = why.ToString() + "; new key " + out.new_key_id +
-                      (removed.ok() ? " deleted" : " could NOT be deleted (" + removed.ToString() + ")") +
-                      (restore.ok() ? ", file restored" : ", file NOT restored (" + restore.ToString() + ")") +
-                      ", old key " + out.old_key_id + " kept";
-    out.new_key_id.clear();
-    return fail(Status::FailedPrecondition(msg));
-  };
-  Status set = file.Set(*section, "aws_access_key_id", out.new_key_id);
-  if (set.ok()) set = file.Set(*section, "aws_secret_access_key", created->secret_access_key.reveal());
-  if (set.ok()) {
-    set = AtomicWriteFile(options_.credentials_path, file.Serialize(),
-                          {0600, options_.keep_backup && !backup_taken_});
-    backup_taken_ = backup_taken_ || set.ok();
+  bool retired = run.state == StateName(RotationState::kOldDeactivated) || run.state == StateName(RotationState::kDone);
+  switch (run.result) {
+    case UserResult::kCompleted:
+    case UserResult::kProgressed:
+    case UserResult::kNotDue:
+      if (!retired) break;
+      out.result = Outcome::kRotated;
+      out.message = run.state == StateName(RotationState::kDone) ? "old key deleted" : "old key deactivated";
+      if (!Did(run, "create_key")) out.message += " (finishing an interrupted rotation)";
+      if (!out.removed_inactive_key_id.empty()) {
+        out.message += "; inactive key " + out.removed_inactive_key_id + " deleted first (two-key limit)";
+      }
+      return out;
+    case UserResult::kSkipped:
+      return skip(run.message);
+    case UserResult::kLocked:
+      return fail(Status::FailedPrecondition("another keyrotor is working on user " + out.user));
+    case UserResult::kRolledBack:
+      out.new_key_id.clear();
+      return fail(Status::FailedPrecondition(run.message + "; new key " + run.new_key_id +
+                                             " deleted, file restored, old key " + run.old_key_id + " kept"));
+    case UserResult::kFailed:
+    case UserResult::kDeferred:
+      break;
   }
-  if (!set.ok()) return undo_create(set.WithContext("writing the new key"));
-
-  // 4. Verify the new key works, waiting out IAM propagation (bounded).
-  aws::ClientFactory as_new =
-      factory_.WithCredentials(StaticKey(out.new_key_id, created->secret_access_key, "new key of " + profile));
-  auto iam_new = as_new.Iam();
-  if (!iam_new.ok()) return undo_create(iam_new.status());
-  auto who = VerifyKeyWorks(factory_, out.new_key_id, created->secret_access_key, options_.verify_timeout);
-  if (!who.ok()) return undo_create(who.status().WithContext("verifying the new key"));
-  if (who->arn != identity->arn) {
-    return undo_create(Status::FailedPrecondition("new key answers as " + who->arn + ", expected " + identity->arn));
+  std::string message = run.message;
+  if (!retired && !run.new_key_id.empty()) {
+    message += " (rotation " + run.rotation_id + " is " + run.state + "; the next run goes on from there)";
   }
-
-  // 5. Retire the old key, signed with the new one (the old may be refused
-  //    once retired; the new must work from now on). IAM may still be
-  //    propagating the new key to its own endpoint: same bounded wait.
-  Status retired = RetryWhilePropagating(clock(), options_.verify_timeout, [&] {
-    return options_.delete_old ? iam_new->DeleteAccessKey("", out.old_key_id)
-                               : iam_new->UpdateAccessKey("", out.old_key_id, /*active=*/false);
-  });
-  if (!retired.ok()) {
-    out.result = Outcome::kFailed;
-    out.message = "new key " + out.new_key_id + " is in the file and works, but the old key " + out.old_key_id +
-                  " is still active: " + retired.ToString();
-    return out;
-  }
-  out.result = Outcome::kRotated;
-  out.message = options_.delete_old ? "old key deleted" : "old key deactivated";
-  if (!out.removed_inactive_key_id.empty()) {
-    out.message += "; inactive key " + out.removed_inactive_key_id + " deleted first (two-key limit)";
-  }
-  return out;
+  return fail(Status::FailedPrecondition(message));
 }
 
 }  // namespace keyrotor::engine

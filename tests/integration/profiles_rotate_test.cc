@@ -3,11 +3,13 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <map>
 
 #include "aws/curl_transport.h"
 #include "base/file_util.h"
 #include "credentials/ini_file.h"
 #include "engine/profile_rotator.h"
+#include "engine/sqlite_journal.h"
 #include "sandbox/server.h"
 #include "support/process.h"
 #include "support/sandbox_clients.h"
@@ -31,8 +33,12 @@ class ProfilesRotateTest : public ::testing::Test {
   void SetUp() override {
     dir_ = testing::MakeTempDir();
     path_ = dir_ + "/credentials";
+    auto journal = engine::OpenSqliteJournal(dir_ + "/journal.db");
+    ASSERT_TRUE(journal.ok()) << journal.status().ToString();
+    journal_ = std::move(journal).value();
   }
   void TearDown() override {
+    journal_.reset();
     if (server_) server_->Stop();
     std::filesystem::remove_all(dir_);
   }
@@ -54,7 +60,8 @@ class ProfilesRotateTest : public ::testing::Test {
   std::vector<ProfileOutcome> Rotate(ProfileRotationOptions options = {}, int max_attempts = 3) {
     options.credentials_path = path_;
     if (options.verify_timeout == Duration(30000)) options.verify_timeout = Duration(10000);
-    ProfileRotator rotator(Factory(max_attempts), options);
+    options.orphan_settle = Duration(0);
+    ProfileRotator rotator(Factory(max_attempts), journal_.get(), options);
     auto outcomes = rotator.Run();
     EXPECT_TRUE(outcomes.ok()) << outcomes.status().ToString();
     return outcomes.ok() ? *outcomes : std::vector<ProfileOutcome>{};
@@ -66,7 +73,8 @@ class ProfilesRotateTest : public ::testing::Test {
     return file->Get(profile, key).value_or("");
   }
 
-  // No outcome message may hold any secret this test created or read.
+  // No outcome message, audit record or journal byte may hold any secret
+  // this test created or read.
   void ExpectNoSecretIn(const std::vector<ProfileOutcome>& outcomes) {
     auto file = credentials::IniFile::Load(path_);
     std::vector<std::string> all = secrets_;
@@ -75,13 +83,38 @@ class ProfilesRotateTest : public ::testing::Test {
         if (auto v = file->Get(s, "aws_secret_access_key")) all.push_back(*v);
       }
     }
-    for (const auto& o : outcomes) {
-      for (const auto& secret : all) EXPECT_EQ(o.message.find(secret), std::string::npos) << o.message;
+    std::string audit;
+    auto records = journal_->ReadAudit({});
+    ASSERT_TRUE(records.ok());
+    for (const auto& a : *records) audit += a.detail + " " + a.access_key_id + "\n";
+    std::string journal_bytes;
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      Result<std::string> b = ReadFile(dir_ + "/journal.db" + suffix);
+      if (b.ok()) journal_bytes += *b;
     }
+    for (const auto& secret : all) {
+      for (const auto& o : outcomes) EXPECT_EQ(o.message.find(secret), std::string::npos) << o.message;
+      EXPECT_EQ(audit.find(secret), std::string::npos) << "a secret in the audit trail";
+      EXPECT_EQ(journal_bytes.find(secret), std::string::npos) << "a secret in the journal";
+    }
+  }
+
+  // The audit trail's actions for `user`, in order ("create_key", "verify", ...).
+  std::vector<std::string> AuditActions(const std::string& user) {
+    engine::AuditFilter filter;
+    filter.user = user;
+    auto records = journal_->ReadAudit(filter);
+    EXPECT_TRUE(records.ok());
+    std::vector<std::string> actions;
+    if (records.ok()) {
+      for (const auto& a : *records) actions.push_back(a.action + ":" + a.outcome);
+    }
+    return actions;
   }
 
   aws::CurlTransport transport_;
   std::unique_ptr<sandbox::SandboxServer> server_;
+  std::unique_ptr<engine::Journal> journal_;
   std::string dir_, path_;
   std::vector<std::string> secrets_;
 };
@@ -151,7 +184,9 @@ TEST_F(ProfilesRotateTest, TwoActiveKeysAreRefusedNamingBoth) {
   EXPECT_TRUE(sb().GetKey(second->access_key_id)->active);
 }
 
-TEST_F(ProfilesRotateTest, InactiveSecondKeyIsDeletedToMakeRoom) {
+// The engine's two-key rules: an Inactive key keyrotor did not retire itself
+// is not deleted unless the caller allows it.
+TEST_F(ProfilesRotateTest, UnknownInactiveSecondKeyIsRefusedUnlessAllowed) {
   StartSandbox();
   std::string in_file = AddProfile("frank");
   auto spare = sb().CreateUserWithKey("frank");
@@ -160,11 +195,69 @@ TEST_F(ProfilesRotateTest, InactiveSecondKeyIsDeletedToMakeRoom) {
   auto as_frank = Factory().WithCredentials(std::make_shared<aws::StaticCredentialsProvider>(
       aws::Credentials{in_file, Secret(secrets_.back()), Secret(), std::nullopt, "test"}));
   ASSERT_TRUE(as_frank.Iam()->UpdateAccessKey("", spare->access_key_id, false).ok());
-  auto outcomes = Rotate();
+  std::string before = ReadFile(path_).value();
+
+  auto refused = Rotate();
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_EQ(refused[0].result, Outcome::kFailed);
+  EXPECT_NE(refused[0].message.find(spare->access_key_id), std::string::npos) << refused[0].message;
+  EXPECT_TRUE(ReadFile(path_).value() == before);
+  EXPECT_EQ(sb().ListKeys("frank").size(), 2u);
+  EXPECT_TRUE(sb().GetKey(in_file)->active);
+
+  ProfileRotationOptions allow;
+  allow.delete_unknown_inactive = true;
+  auto outcomes = Rotate(allow);
   ASSERT_EQ(outcomes[0].result, Outcome::kRotated) << outcomes[0].message;
   EXPECT_EQ(outcomes[0].removed_inactive_key_id, spare->access_key_id);
+  EXPECT_NE(outcomes[0].message.find("inactive key " + spare->access_key_id + " deleted first"), std::string::npos)
+      << outcomes[0].message;
   EXPECT_FALSE(sb().GetKey(spare->access_key_id).has_value());
   EXPECT_EQ(sb().ListKeys("frank").size(), 2u);  // old (now inactive) + new
+  ExpectNoSecretIn(outcomes);
+}
+
+// Run again, a profile is rotated again: the key the first run retired (and
+// left Inactive) is keyrotor's own, so it makes room without any flag.
+TEST_F(ProfilesRotateTest, RunningAgainDeletesTheKeyItRetiredAndRotatesAgain) {
+  StartSandbox();
+  std::string first_key = AddProfile("gina");
+  auto first = Rotate();
+  ASSERT_EQ(first[0].result, Outcome::kRotated) << first[0].message;
+  std::string second_key = first[0].new_key_id;
+  EXPECT_FALSE(sb().GetKey(first_key)->active);
+
+  auto second = Rotate();
+  ASSERT_EQ(second.size(), 1u);
+  ASSERT_EQ(second[0].result, Outcome::kRotated) << second[0].message;
+  EXPECT_EQ(second[0].old_key_id, second_key);
+  EXPECT_EQ(second[0].removed_inactive_key_id, first_key);
+  EXPECT_FALSE(sb().GetKey(first_key).has_value());
+  EXPECT_FALSE(sb().GetKey(second_key)->active);
+  EXPECT_TRUE(sb().GetKey(second[0].new_key_id)->active);
+  EXPECT_EQ(FileKey("gina"), second[0].new_key_id);
+  ExpectNoSecretIn(second);
+}
+
+// Every profile rotation is a journaled engine rotation: the audit trail has
+// each step, and the journal holds no secret.
+TEST_F(ProfilesRotateTest, EachRotationIsInTheJournalAndAuditTrail) {
+  StartSandbox();
+  AddProfile("hugo");
+  auto outcomes = Rotate();
+  ASSERT_EQ(outcomes[0].result, Outcome::kRotated) << outcomes[0].message;
+  EXPECT_FALSE(outcomes[0].rotation_id.empty());
+  std::vector<std::string> actions = AuditActions("hugo");
+  std::vector<std::string> expected = {"plan:ok", "create_key:ok", "verify:ok", "store:ok", "deactivate_old:ok"};
+  EXPECT_EQ(actions, expected);
+  auto open = journal_->OpenRotation(sb().options().account_id, "hugo");
+  ASSERT_TRUE(open.ok());
+  ASSERT_TRUE(open->has_value());
+  EXPECT_EQ(StateName((*open)->state), "old_deactivated");
+  auto sealed = journal_->GetSealed(outcomes[0].rotation_id, "new_secret");
+  ASSERT_TRUE(sealed.ok());
+  EXPECT_FALSE(sealed->has_value()) << "the journal lets go of the secret once the file holds it";
+  ExpectNoSecretIn(outcomes);
 }
 
 TEST_F(ProfilesRotateTest, TemporaryAndRoleProfilesAreSkipped) {
@@ -238,17 +331,30 @@ TEST_F(ProfilesRotateTest, SurvivesInjectedFaultsWithoutOrphanKeys) {
   options.seed = 7;
   StartSandbox(options);
   std::vector<std::string> users = {"u1", "u2", "u3", "u4", "u5", "u6"};
-  for (const auto& u : users) AddProfile(u);
-  auto outcomes = Rotate({}, /*max_attempts=*/8);
-  ASSERT_EQ(outcomes.size(), users.size());
+  std::map<std::string, std::string> original;
+  for (const auto& u : users) original[u] = AddProfile(u);
+  // A fault the retries cannot hide (a lost CreateAccessKey answer) leaves a
+  // profile's rotation open: the next run finishes it, as a person would run
+  // the command again. Rotated profiles are not run again here.
+  std::map<std::string, ProfileOutcome> done;
+  for (int run = 0; run < 4 && done.size() < users.size(); ++run) {
+    ProfileRotationOptions only;
+    for (const auto& u : users) {
+      if (!done.count(u)) only.profiles.push_back(u);
+    }
+    for (const auto& o : Rotate(only, /*max_attempts=*/8)) {
+      if (o.result == Outcome::kRotated) done[o.profile] = o;
+    }
+  }
   EXPECT_GT(sb().stats().faults_injected, 0u);
-  for (const auto& o : outcomes) {
-    ASSERT_EQ(o.result, Outcome::kRotated) << o.profile << ": " << o.message;
-    // Exactly the old (inactive) key and the new one in the file: no orphan.
+  ASSERT_EQ(done.size(), users.size());
+  for (const auto& [profile, o] : done) {
+    // Exactly the original (inactive) key and the new one in the file: no orphan.
     auto keys = sb().ListKeys(o.user);
     ASSERT_EQ(keys.size(), 2u) << o.user;
-    EXPECT_FALSE(sb().GetKey(o.old_key_id)->active);
+    EXPECT_FALSE(sb().GetKey(original[o.user])->active);
     EXPECT_EQ(FileKey(o.profile), o.new_key_id);
+    EXPECT_TRUE(sb().GetKey(o.new_key_id)->active);
   }
 }
 
@@ -259,7 +365,7 @@ TEST_F(ProfilesRotateTest, MalformedFileChangesNothing) {
   ASSERT_TRUE(AtomicWriteFile(path_, text, {}).ok());
   ProfileRotationOptions options;
   options.credentials_path = path_;
-  ProfileRotator rotator(Factory(), options);
+  ProfileRotator rotator(Factory(), journal_.get(), options);
   auto outcomes = rotator.Run();
   ASSERT_FALSE(outcomes.ok());
   EXPECT_NE(outcomes.status().ToString().find(path_ + ":"), std::string::npos) << outcomes.status().ToString();
@@ -273,7 +379,7 @@ TEST_F(ProfilesRotateTest, UnknownNamedProfileIsAnError) {
   ProfileRotationOptions options;
   options.credentials_path = path_;
   options.profiles = {"nobody"};
-  ProfileRotator rotator(Factory(), options);
+  ProfileRotator rotator(Factory(), journal_.get(), options);
   auto outcomes = rotator.Run();
   ASSERT_FALSE(outcomes.ok());
   EXPECT_NE(outcomes.status().ToString().find("nobody"), std::string::npos);
