@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "base/file_lock.h"
 #include "base/file_util.h"
 #include "credentials/ini_file.h"
 #include "engine/verify.h"
@@ -16,6 +17,31 @@ using Outcome = ProfileOutcome::Result;
 // Keys that make a profile something other than a static long-term key.
 constexpr const char* kNonStaticKeys[] = {"role_arn", "source_profile", "credential_process", "credential_source",
                                           "sso_session", "sso_start_url", "web_identity_token_file"};
+
+// Moves the profile's key pair from `from_id` to `to_id` in the file as it is
+// now, under the file's update lock (base/file_lock.h): other writers (a
+// fleet run's credentials-file destination, another `profiles rotate`) may
+// have replaced the file since it was read, and their profiles must survive.
+// Nothing is written when the profile already holds `to_id`; the profile
+// holding neither key is an error and nothing changes.
+Status MoveProfileKey(const std::string& path, const std::string& section, const std::string& from_id,
+                      const std::string& to_id, const Secret& to_secret, const AtomicWriteOptions& opts) {
+  KR_ASSIGN_OR_RETURN(FileLock lock, LockForUpdate(path));
+  KR_ASSIGN_OR_RETURN(IniFile file, IniFile::Load(path));
+  std::optional<std::string> held = file.Get(section, "aws_access_key_id");
+  if (held == to_id) return Status::Ok();
+  if (held != from_id) {
+    return Status::FailedPrecondition(path + ": profile [" + section + "] holds " +
+                                      (held ? "key " + *held : std::string("no key")) + ", not " + from_id +
+                                      ": someone changed it; not written");
+  }
+  KR_RETURN_IF_ERROR(file.Set(section, "aws_access_key_id", to_id));
+  KR_RETURN_IF_ERROR(file.Set(section, "aws_secret_access_key", to_secret.reveal()));
+  std::string text = file.Serialize();
+  Status written = AtomicWriteFile(path, text, opts);
+  WipeString(text);
+  return written;
+}
 
 }  // namespace
 
@@ -64,7 +90,6 @@ ProfileOutcome ProfileRotator::RotateOne(const std::string& profile) {
   IniFile file = std::move(loaded).value();
   std::optional<std::string> section = file.SectionForProfile(profile, FileKind::kCredentials);
   if (!section) return fail(Status::NotFound("profile is no longer in " + options_.credentials_path));
-  const std::string original_text = file.Serialize();
 
   if (file.Get(*section, "aws_session_token") || file.Get(*section, "aws_security_token")) {
     return skip("temporary credentials (session token): nothing to rotate");
@@ -125,7 +150,8 @@ ProfileOutcome ProfileRotator::RotateOne(const std::string& profile) {
   if (!created.ok()) return fail(created.status().WithContext("creating the new key"));
   out.new_key_id = created->metadata.access_key_id;
   auto undo_create = [&](const Status& why) {
-    Status restore = AtomicWriteFile(options_.credentials_path, original_text, {0600, false});
+    Status restore =
+        MoveProfileKey(options_.credentials_path, *section, out.new_key_id, out.old_key_id, old_secret, {0600, false});
     Status removed = iam_old->DeleteAccessKey("", out.new_key_id);
     std::string msg = why.ToString() + "; new key " + out.new_key_id +
                       (removed.ok() ? " deleted" : " could NOT be deleted (" + removed.ToString() + ")") +
@@ -134,13 +160,9 @@ ProfileOutcome ProfileRotator::RotateOne(const std::string& profile) {
     out.new_key_id.clear();
     return fail(Status::FailedPrecondition(msg));
   };
-  Status set = file.Set(*section, "aws_access_key_id", out.new_key_id);
-  if (set.ok()) set = file.Set(*section, "aws_secret_access_key", created->secret_access_key.reveal());
-  if (set.ok()) {
-    set = AtomicWriteFile(options_.credentials_path, file.Serialize(),
-                          {0600, options_.keep_backup && !backup_taken_});
-    backup_taken_ = backup_taken_ || set.ok();
-  }
+  Status set = MoveProfileKey(options_.credentials_path, *section, out.old_key_id, out.new_key_id,
+                              created->secret_access_key, {0600, options_.keep_backup && !backup_taken_});
+  backup_taken_ = backup_taken_ || set.ok();
   if (!set.ok()) return undo_create(set.WithContext("writing the new key"));
 
   // 4. Verify the new key works, waiting out IAM propagation (bounded).
