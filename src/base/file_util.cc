@@ -326,7 +326,7 @@ Status CreatePrivateDirectories(const std::string& dir) {
     if (::stat(prefix.c_str(), &st) == 0) {
       if (!S_ISDIR(st.st_mode)) return Status::IoError(dir + ": " + prefix + " is not a directory");
     } else if (errno != ENOENT) {
-      return IoErrorAt(dir, prefix, errno);
+      return IoErrorAt(dir, prefix == dir ? "stat" : "stat " + prefix, errno);
     } else if (::mkdir(prefix.c_str(), 0700) == 0) {
       // mkdir applies the umask (which could even take the owner's bits away).
       if (::chmod(prefix.c_str(), 0700) != 0) return IoErrorAt(dir, "chmod 0700 " + prefix, errno);
