@@ -6,11 +6,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sys/xattr.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace keyrotor {
 namespace {
@@ -76,12 +82,91 @@ TEST_F(AtomicFileTest, WritesContentWithMode0600EvenUnderPermissiveUmask) {
   EXPECT_EQ(Entries(dir_), std::set<std::string>{"credentials"});
 }
 
-TEST_F(AtomicFileTest, ReplacingNarrowsAWorldReadableFileTo0600) {
-  const std::string p = Path("credentials");
+TEST_F(AtomicFileTest, ReplacingKeepsTheExistingMode) {
+  const std::string p = Path("config");
   { std::ofstream(p) << "old"; }
   ASSERT_EQ(::chmod(p.c_str(), 0644), 0);
-  ASSERT_TRUE(AtomicWriteFile(p, "new").ok());
+  ASSERT_TRUE(AtomicWriteFile(p, "new").ok());  // opts.mode (0600) is for new files only
   EXPECT_EQ(Slurp(p), "new");
+  EXPECT_EQ(ModeOf(p), 0644u);
+}
+
+// The regression: rotating as root a credentials file that belongs to the
+// application's user left it root:root 0600, unreadable by the application.
+TEST_F(AtomicFileTest, ReplacingKeepsOwnerGroupAndModeAndTheBackupGetsThemToo) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to hand the file to another user";
+  const std::string p = Path("credentials");
+  { std::ofstream(p) << "old"; }
+  ASSERT_EQ(::chown(p.c_str(), 12345, 12345), 0);
+  ASSERT_EQ(::chmod(p.c_str(), 0640), 0);
+  ASSERT_TRUE(AtomicWriteFile(p, "new", {.mode = 0600, .keep_backup = true}).ok());
+  EXPECT_EQ(Slurp(p), "new");
+  EXPECT_EQ(Slurp(BackupPathFor(p)), "old");
+  for (const std::string& f : {p, BackupPathFor(p)}) {
+    struct stat st {};
+    ASSERT_EQ(::stat(f.c_str(), &st), 0) << f;
+    EXPECT_EQ(st.st_uid, 12345u) << f;
+    EXPECT_EQ(st.st_gid, 12345u) << f;
+    EXPECT_EQ(st.st_mode & 07777, 0640u) << f;
+  }
+}
+
+// A POSIX access ACL (what `setfacl -m u:12345:r` writes), in the kernel's
+// xattr format (linux/posix_acl_xattr.h): version 2, then {tag, perm, id}.
+std::string AclGranting(uint32_t uid) {
+  auto entry = [](uint16_t tag, uint16_t perm, uint32_t id) {
+    std::string e(8, '\0');
+    std::memcpy(e.data(), &tag, 2);
+    std::memcpy(e.data() + 2, &perm, 2);
+    std::memcpy(e.data() + 4, &id, 4);
+    return e;
+  };
+  constexpr uint32_t kUndefined = 0xffffffff;
+  const uint32_t version = 2;
+  std::string acl(reinterpret_cast<const char*>(&version), 4);
+  acl += entry(0x01, 6, kUndefined);  // ACL_USER_OBJ rw-
+  acl += entry(0x02, 4, uid);         // ACL_USER     r--
+  acl += entry(0x04, 4, kUndefined);  // ACL_GROUP_OBJ r--
+  acl += entry(0x10, 4, kUndefined);  // ACL_MASK     r--
+  acl += entry(0x20, 0, kUndefined);  // ACL_OTHER    ---
+  return acl;
+}
+
+std::optional<std::string> AclOf(const std::string& path) {
+  char buf[256];
+  ssize_t n = ::getxattr(path.c_str(), "system.posix_acl_access", buf, sizeof buf);
+  if (n < 0) return std::nullopt;
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+TEST_F(AtomicFileTest, ReplacingKeepsThePosixAclOfTheFileAndTheBackup) {
+  const std::string p = Path("credentials");
+  { std::ofstream(p) << "old"; }
+  const std::string acl = AclGranting(12345);
+  ASSERT_EQ(::setxattr(p.c_str(), "system.posix_acl_access", acl.data(), acl.size(), 0), 0)
+      << "the test directory's file system has no POSIX ACLs: " << std::strerror(errno);
+  const mode_t mode = ModeOf(p);
+  std::vector<std::string> warnings;
+  AtomicWriteOptions opts{.mode = 0600, .keep_backup = true};
+  opts.warn = [&](const std::string& w) { warnings.push_back(w); };
+  ASSERT_TRUE(AtomicWriteFile(p, "new", opts).ok());
+  EXPECT_TRUE(warnings.empty()) << warnings.front();
+  EXPECT_EQ(AclOf(p), acl);
+  EXPECT_EQ(AclOf(BackupPathFor(p)), acl);
+  EXPECT_EQ(ModeOf(p), mode);
+}
+
+TEST_F(AtomicFileTest, ReplacingAFileWithoutAclDoesNotInheritTheDirectorysDefaultAcl) {
+  ASSERT_TRUE(fs::create_directory(Path("shared")));
+  const std::string p = Path("shared/credentials");
+  { std::ofstream(p) << "old"; }
+  ASSERT_EQ(::chmod(p.c_str(), 0600), 0);
+  // A default ACL set on the directory afterwards: a new temp file inherits it.
+  const std::string acl = AclGranting(12345);
+  ASSERT_EQ(::setxattr(Path("shared").c_str(), "system.posix_acl_default", acl.data(), acl.size(), 0), 0)
+      << std::strerror(errno);
+  ASSERT_TRUE(AtomicWriteFile(p, "new").ok());
+  EXPECT_EQ(AclOf(p), std::nullopt);
   EXPECT_EQ(ModeOf(p), 0600u);
 }
 
@@ -244,6 +329,33 @@ TEST_F(AtomicFileTest, ReadFileReturnsBytesVerbatim) {
   const std::string bytes("a\r\nb\0c\xff", 7);
   ASSERT_TRUE(AtomicWriteFile(Path("bin"), bytes).ok());
   EXPECT_EQ(Slurp(Path("bin")), bytes);
+}
+
+// Not regular files: an error naming the path, at once (no hang on a FIFO
+// without a writer, no endless read of /dev/zero).
+TEST_F(AtomicFileTest, ReadFileRefusesDevicesAndFifos) {
+  const std::string fifo = Path("fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& p : {std::string("/dev/zero"), std::string("/dev/null"), fifo}) {
+    Result<std::string> r = ReadFile(p);
+    ASSERT_FALSE(r.ok()) << p;
+    EXPECT_EQ(r.status().code(), StatusCode::kIoError) << p;
+    EXPECT_NE(r.status().message().find(p), std::string::npos) << r.status().ToString();
+    EXPECT_NE(r.status().message().find("not a regular file"), std::string::npos) << r.status().ToString();
+  }
+}
+
+TEST_F(AtomicFileTest, ReadFileRefusesAFileLargerThanTheLimit) {
+  const std::string p = Path("huge");
+  int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::ftruncate(fd, off_t{1} << 30), 0);  // 1 GiB, sparse
+  ::close(fd);
+  Result<std::string> r = ReadFile(p);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kIoError);
+  EXPECT_NE(r.status().message().find(p), std::string::npos) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("larger than"), std::string::npos) << r.status().ToString();
 }
 
 }  // namespace

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 #include "cli/common.h"
@@ -46,9 +48,11 @@ int RunEngineDemo(sandbox::Sandbox& sb, const aws::ClientFactory& admin, const s
 int RunFleetDemo(sandbox::Sandbox& sb, const aws::ClientFactory& admin, const std::string& dir);
 
 int RunDemo(const DemoFlags& flags) {
-  std::string dir_template = (std::filesystem::temp_directory_path() / "keyrotor-demo-XXXXXX").string();
+  std::error_code ec;
+  std::filesystem::path tmp = std::filesystem::temp_directory_path(ec);
+  std::string dir_template = ((ec ? std::filesystem::path("/tmp") : tmp) / "keyrotor-demo-XXXXXX").string();
   if (!mkdtemp(dir_template.data())) {
-    PrintError(Status::IoError("cannot create a temporary directory"));
+    PrintError(Status::IoError(dir_template + ": cannot create a temporary directory: " + std::strerror(errno)));
     return kExitUsage;
   }
   const std::string dir = dir_template;

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "base/file_util.h"
 #include "engine/crash_points.h"
 #include "engine/pg_journal.h"
 #include "engine/sqlite_journal.h"
@@ -89,16 +90,12 @@ std::string DefaultStateKeyPath(const EnvMap& env) {
 
 namespace {
 
-// Creates the parent directory of a state file (mode 0700) when missing.
+// Creates the parent directory of a state file when missing, 0700 at every
+// level. A path that cannot be one (a symlink loop, a component longer than
+// NAME_MAX, a file on the way) is an error naming it.
 Status MakeStateDirectory(const std::string& path) {
-  std::filesystem::path dir = std::filesystem::path(path).parent_path();
-  if (!dir.empty() && !std::filesystem::exists(dir)) {
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    if (ec) return Status::IoError(dir.string() + ": cannot create the state directory: " + ec.message());
-    ::chmod(dir.c_str(), 0700);
-  }
-  return Status::Ok();
+  Status made = CreatePrivateDirectories(std::filesystem::path(path).parent_path().string());
+  return made.ok() ? made : made.WithContext("the state directory");
 }
 
 }  // namespace

@@ -333,10 +333,12 @@ int WriteManpages(const CLI::App& root, const ManpageFlags& flags) {
     written.insert(file);
   }
   // A page of a command that no longer exists would otherwise be installed forever.
-  for (const auto& entry : std::filesystem::directory_iterator(flags.output_dir, ec)) {
-    std::string name = entry.path().filename().string();
+  // increment(ec), not a range-for: its operator++ throws on a read error.
+  for (std::filesystem::directory_iterator it(flags.output_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::string name = it->path().filename().string();
     if (StartsWith(name, "keyrotor") && name.ends_with(".1") && !written.count(name)) {
-      std::filesystem::remove(entry.path(), ec);
+      std::error_code removed;
+      std::filesystem::remove(it->path(), removed);
     }
   }
   return kExitOk;

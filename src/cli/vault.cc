@@ -56,7 +56,10 @@ Result<std::string> ChooseEntry(const destinations::Vault& vault, const std::str
 // Opens an existing vault: reading a path that holds none is a typo, not an empty vault.
 Result<destinations::Vault> OpenExisting(const VaultFlags& flags) {
   std::error_code ec;
-  if (!std::filesystem::exists(flags.path, ec)) return Status::NotFound(flags.path + ": no vault there");
+  if (!std::filesystem::exists(flags.path, ec)) {
+    if (ec) return Status::IoError(flags.path + ": " + ec.message());
+    return Status::NotFound(flags.path + ": no vault there");
+  }
   return destinations::Vault::Open(flags.path, flags.key_file);
 }
 

@@ -1,5 +1,10 @@
 #include "destinations/credentials_file_destination.h"
 
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "base/file_lock.h"
 #include "base/file_util.h"
 #include "credentials/ini_file.h"
 #include "destinations/destination_util.h"
@@ -37,11 +42,20 @@ std::optional<std::string> OwnValue(const IniFile& file, const std::string& sect
   return file.Get(section, key);
 }
 
-Status Write(const IniFile& file, const std::string& path, bool keep_backup) {
-  KR_RETURN_IF_ERROR(EnsureParentDirectory(path));
+// Held from the read to the rename of every Put and Restore.
+Result<FileLock> LockFile(const std::string& path, const std::string& spec) {
+  if (Status made = EnsureParentDirectory(path); !made.ok()) return made.WithContext(spec);
+  Result<FileLock> lock = LockForUpdate(path);
+  if (!lock.ok()) return lock.status().WithContext(spec);
+  return lock;
+}
+
+Status Write(const IniFile& file, const std::string& path, FileSystem* fs, bool keep_backup) {
   std::string text = file.Serialize();
   // keep_backup: people edit this file by hand; PATH.bak is the version before keyrotor's last write.
-  Status written = AtomicWriteFile(path, text, {0600, keep_backup});
+  AtomicWriteOptions opts{.mode = 0600, .keep_backup = keep_backup};
+  opts.file_system = fs;
+  Status written = AtomicWriteFile(path, text, opts);
   WipeString(text);
   return written;
 }
@@ -57,8 +71,8 @@ Status SetOrRemove(IniFile& file, const std::string& section, const std::string&
 }  // namespace
 
 CredentialsFileDestination::CredentialsFileDestination(std::string spec, std::string path, std::string profile,
-                                                       bool keep_backup)
-    : spec_(std::move(spec)), path_(std::move(path)), profile_(std::move(profile)), keep_backup_(keep_backup) {}
+                                                       FileSystem* fs, bool keep_backup)
+    : spec_(std::move(spec)), path_(std::move(path)), profile_(std::move(profile)), fs_(fs), keep_backup_(keep_backup) {}
 
 Result<Secret> CredentialsFileDestination::Snapshot(const KeyHandoff&) {
   Result<IniFile> loaded = IniFile::Load(path_);
@@ -76,6 +90,7 @@ Result<Secret> CredentialsFileDestination::Snapshot(const KeyHandoff&) {
 }
 
 Status CredentialsFileDestination::Put(const KeyHandoff& key) {
+  KR_ASSIGN_OR_RETURN(FileLock lock, LockFile(path_, spec_));
   KR_ASSIGN_OR_RETURN(IniFile file, LoadOrEmpty(path_));
   const std::string section = file.SectionForProfile(profile_, FileKind::kCredentials).value_or(profile_);
   bool holds_key = OwnValue(file, section, kKeyId) == key.access_key_id &&
@@ -86,10 +101,14 @@ Status CredentialsFileDestination::Put(const KeyHandoff& key) {
   KR_RETURN_IF_ERROR(file.Set(section, kKeyId, key.access_key_id).WithContext(spec_));
   KR_RETURN_IF_ERROR(file.Set(section, kSecret, key.secret_access_key.reveal()).WithContext(spec_));
   for (const char* token : kTokenKeys) KR_RETURN_IF_ERROR(SetOrRemove(file, section, token, std::nullopt));
-  return Write(file, path_, keep_backup_).WithContext(spec_);
+  return Write(file, path_, fs_, keep_backup_).WithContext(spec_);
 }
 
 Status CredentialsFileDestination::Restore(const KeyHandoff& key, const Secret& snapshot) {
+  // Nothing was written (or someone removed the file since): nothing to take
+  // back, and no directory or lock file to create for it.
+  if (snapshot.empty() && ::access(path_.c_str(), F_OK) != 0 && errno == ENOENT) return Status::Ok();
+  KR_ASSIGN_OR_RETURN(FileLock lock, LockFile(path_, spec_));
   Result<IniFile> loaded = IniFile::Load(path_);
   if (!loaded.ok()) {
     // Nothing was written (or someone removed the file since): nothing to take back.
@@ -108,7 +127,7 @@ Status CredentialsFileDestination::Restore(const KeyHandoff& key, const Secret& 
     bool empty = true;
     for (const auto& [name, value] : file.Items(*section)) empty = empty && !SetsOwn(file, *section, name);
     if (empty) KR_RETURN_IF_ERROR(file.RemoveSection(*section).WithContext(spec_));
-    return Write(file, path_, keep_backup_).WithContext(spec_);
+    return Write(file, path_, fs_, keep_backup_).WithContext(spec_);
   }
 
   KR_ASSIGN_OR_RETURN(nlohmann::json doc, ParseSnapshot(snapshot, spec_));
@@ -128,7 +147,7 @@ Status CredentialsFileDestination::Restore(const KeyHandoff& key, const Secret& 
                                       ", neither this rotation's key nor the one before it: not restored");
   }
   for (const auto& [k, value] : wanted) KR_RETURN_IF_ERROR(SetOrRemove(file, title, k, value).WithContext(spec_));
-  return Write(file, path_, keep_backup_).WithContext(spec_);
+  return Write(file, path_, fs_, keep_backup_).WithContext(spec_);
 }
 
 }  // namespace keyrotor::destinations

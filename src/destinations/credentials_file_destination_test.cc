@@ -1,10 +1,15 @@
 #include "destinations/credentials_file_destination.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "base/file_util.h"
 #include "credentials/ini_file.h"
@@ -160,6 +165,180 @@ TEST_F(CredentialsFileDestinationTest, MalformedFileIsLeftUntouchedAndNamedWithI
   ExpectClean(restored);
   EXPECT_TRUE(Read(path_) == broken);
   EXPECT_FALSE(std::filesystem::exists(BackupPathFor(path_)));
+}
+
+// The key profile `i` of the concurrency tests gets: its own id and secret.
+KeyHandoff KeyFor(int i) {
+  KeyHandoff key;
+  key.rotation_id = "rot-" + std::to_string(i);
+  key.user = "user" + std::to_string(i);
+  key.account = "123456789012";
+  char id[32];
+  std::snprintf(id, sizeof id, "AKIANEW%013d", i);
+  key.access_key_id = id;
+  key.secret_access_key = Secret("secret-of-profile-" + std::to_string(i) + "-" + std::string(20, 'x'));
+  return key;
+}
+
+// The profiles every concurrency test starts from: pN holds an old key.
+std::string ManyProfiles(int count) {
+  std::string text = "# shared by many applications\n";
+  for (int i = 0; i < count; ++i) {
+    text += "[p" + std::to_string(i) + "]\naws_access_key_id = AKIAOLD" + std::to_string(100000 + i) +
+            "\naws_secret_access_key = old-secret-" + std::to_string(i) + "\n\n";
+  }
+  return text;
+}
+
+// Every profile of the file holds the key its writer put: the regression of
+// a fleet run (concurrency > 1, credentials-file:PATH#{user}) that lost 14
+// of 24 profiles because each writer replaced the file with its own edit of
+// a version it had read before another writer's rename.
+TEST_F(CredentialsFileDestinationTest, ConcurrentPutsFromManyThreadsKeepEveryProfile) {
+  constexpr int kWriters = 24;
+  Write(ManyProfiles(kWriters));
+  std::vector<std::thread> threads;
+  std::vector<Status> results(kWriters);
+  for (int i = 0; i < kWriters; ++i) {
+    threads.emplace_back([&, i] {
+      CredentialsFileDestination dest = Dest("p" + std::to_string(i));  // one destination per writer, as a run has
+      results[i] = dest.Put(KeyFor(i));
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < kWriters; ++i) {
+    ASSERT_TRUE(results[i].ok()) << results[i].ToString();
+    const std::string profile = "p" + std::to_string(i);
+    EXPECT_EQ(Value(profile, "aws_access_key_id"), KeyFor(i).access_key_id) << profile;
+    EXPECT_TRUE(Value(profile, "aws_secret_access_key") == KeyFor(i).secret_access_key.reveal()) << profile;
+  }
+  EXPECT_EQ(Read(path_).rfind("# shared by many applications\n", 0), 0u);
+}
+
+// Restore is a read-modify-write too: half the writers put, the other half
+// take back a key they had put, at the same time.
+TEST_F(CredentialsFileDestinationTest, ConcurrentPutsAndRestoresFromThreadsKeepEveryProfile) {
+  constexpr int kWriters = 24;
+  Write(ManyProfiles(kWriters));
+  std::vector<Secret> snapshots(kWriters);
+  for (int i = 1; i < kWriters; i += 2) {
+    CredentialsFileDestination dest = Dest("p" + std::to_string(i));
+    auto snap = dest.Snapshot(KeyFor(i));
+    ASSERT_TRUE(snap.ok()) << snap.status().ToString();
+    snapshots[i] = std::move(snap).value();
+    ASSERT_TRUE(dest.Put(KeyFor(i)).ok());
+  }
+  std::vector<std::thread> threads;
+  std::vector<Status> results(kWriters);
+  for (int i = 0; i < kWriters; ++i) {
+    threads.emplace_back([&, i] {
+      CredentialsFileDestination dest = Dest("p" + std::to_string(i));
+      results[i] = i % 2 == 0 ? dest.Put(KeyFor(i)) : dest.Restore(KeyFor(i), snapshots[i]);
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < kWriters; ++i) {
+    ASSERT_TRUE(results[i].ok()) << results[i].ToString();
+    const std::string profile = "p" + std::to_string(i);
+    const std::string want = i % 2 == 0 ? KeyFor(i).access_key_id : "AKIAOLD" + std::to_string(100000 + i);
+    EXPECT_EQ(Value(profile, "aws_access_key_id"), want) << profile;
+  }
+}
+
+TEST_F(CredentialsFileDestinationTest, ConcurrentPutsFromSeveralProcessesKeepEveryProfile) {
+  constexpr int kChildren = 6, kEach = 4;
+  Write(ManyProfiles(kChildren * kEach));
+  std::vector<pid_t> children;
+  for (int c = 0; c < kChildren; ++c) {
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      // Each child a separate keyrotor process writing its own profiles, two
+      // threads each, so threads and processes contend at once.
+      int failures = 0;
+      std::mutex mu;
+      auto write = [&](int first) {
+        for (int i = first; i < (c + 1) * kEach; i += 2) {
+          CredentialsFileDestination dest = Dest("p" + std::to_string(i));
+          if (!dest.Put(KeyFor(i)).ok()) {
+            std::lock_guard lock(mu);
+            ++failures;
+          }
+        }
+      };
+      std::thread a(write, c * kEach), b(write, c * kEach + 1);
+      a.join();
+      b.join();
+      ::_exit(failures == 0 ? 0 : 1);
+    }
+    children.push_back(pid);
+  }
+  for (pid_t pid : children) {
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  for (int i = 0; i < kChildren * kEach; ++i) {
+    EXPECT_EQ(Value("p" + std::to_string(i), "aws_access_key_id"), KeyFor(i).access_key_id) << "p" << i;
+  }
+}
+
+// Rotating as root a file that belongs to the application's user: the file
+// and its .bak keep that owner, group and mode, or the application can no
+// longer read its key (an outage in immediate mode).
+TEST_F(CredentialsFileDestinationTest, PutKeepsTheFilesOwnerGroupAndModeAndSoDoesTheBackup) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to hand the file to another user";
+  Write(kOriginal);
+  ASSERT_EQ(::chown(path_.c_str(), 12345, 12345), 0);
+  ASSERT_EQ(::chmod(path_.c_str(), 0640), 0);
+  ASSERT_TRUE(Dest().Put(Key()).ok());
+  for (const std::string& p : {path_, BackupPathFor(path_)}) {
+    struct stat st {};
+    ASSERT_EQ(::stat(p.c_str(), &st), 0) << p;
+    EXPECT_EQ(st.st_uid, 12345u) << p;
+    EXPECT_EQ(st.st_gid, 12345u) << p;
+    EXPECT_EQ(st.st_mode & 07777, 0640u) << p;
+  }
+  EXPECT_EQ(Value("dev", "aws_access_key_id"), "AKIANEWNEWNEWNEWNEW1");
+}
+
+TEST_F(CredentialsFileDestinationTest, MissingDirectoriesAreCreated0700WhateverTheUmask) {
+  mode_t old = ::umask(0);
+  path_ = (dir_ / "a" / "b" / "c" / "credentials").string();
+  Status put = Dest().Put(Key());
+  ::umask(old);
+  ASSERT_TRUE(put.ok()) << put.ToString();
+  for (const auto& d : {dir_ / "a", dir_ / "a" / "b", dir_ / "a" / "b" / "c"}) {
+    struct stat st {};
+    ASSERT_EQ(::stat(d.c_str(), &st), 0) << d;
+    EXPECT_EQ(st.st_mode & 07777, 0700u) << d;
+  }
+}
+
+// Not a credentials file: an error naming the path, at once, and nothing written.
+TEST_F(CredentialsFileDestinationTest, DeviceFifoOrHugeFileIsAClearError) {
+  const std::string fifo = (dir_ / "fifo").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const std::string huge = (dir_ / "huge").string();
+  {
+    int fd = ::open(huge.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::ftruncate(fd, off_t{1} << 30), 0);  // 1 GiB, sparse: no disk used
+    ::close(fd);
+  }
+  for (const std::string& p : {std::string("/dev/zero"), fifo, huge}) {
+    path_ = p;
+    CredentialsFileDestination dest = Dest();
+    Status put = dest.Put(Key());
+    EXPECT_EQ(put.code(), StatusCode::kIoError) << p << ": " << put.ToString();
+    EXPECT_NE(put.message().find(p), std::string::npos) << put.ToString();
+    auto snap = dest.Snapshot(Key());
+    EXPECT_EQ(snap.status().code(), StatusCode::kIoError) << p << ": " << snap.status().ToString();
+    EXPECT_FALSE(std::filesystem::exists(BackupPathFor(p))) << p;
+  }
+  struct stat st {};
+  ASSERT_EQ(::stat(huge.c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, off_t{1} << 30);
 }
 
 }  // namespace

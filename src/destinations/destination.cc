@@ -80,7 +80,7 @@ Result<std::unique_ptr<Destination>> MakeDestination(std::string_view spec, cons
       return BadSpec(spec, "a profile name cannot contain brackets, line breaks or surrounding spaces");
     }
     return std::unique_ptr<Destination>(
-        std::make_unique<CredentialsFileDestination>(spec_text, std::move(path), std::move(profile),
+        std::make_unique<CredentialsFileDestination>(spec_text, std::move(path), std::move(profile), nullptr,
                                                      options.credentials_file_backup));
   }
   if (kind == "secretsmanager") {

@@ -2,7 +2,8 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <system_error>
+
+#include "base/file_util.h"
 
 namespace keyrotor::destinations {
 
@@ -59,14 +60,7 @@ Secret SnapshotOf(const nlohmann::json& document) {
 }
 
 Status EnsureParentDirectory(const std::string& path) {
-  std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  if (parent.empty()) return Status::Ok();
-  std::error_code ec;
-  if (std::filesystem::is_directory(parent, ec)) return Status::Ok();
-  std::filesystem::create_directories(parent, ec);
-  if (ec) return Status::IoError(parent.string() + ": cannot create directory: " + ec.message());
-  std::filesystem::permissions(parent, std::filesystem::perms::owner_all, std::filesystem::perm_options::replace, ec);
-  return Status::Ok();
+  return CreatePrivateDirectories(std::filesystem::path(path).parent_path().string());
 }
 
 }  // namespace keyrotor::destinations

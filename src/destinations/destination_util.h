@@ -22,7 +22,8 @@ Result<nlohmann::json> ParseSnapshot(const Secret& snapshot, std::string_view wh
 // A snapshot document as a Secret; the serialized copy is wiped.
 Secret SnapshotOf(const nlohmann::json& document);
 
-// Creates the directory `path` goes in (mode 0700, like ~/.aws) when missing.
+// Creates the directory `path` goes in when missing: it and every directory
+// created above it 0700, like ~/.aws (CreatePrivateDirectories).
 Status EnsureParentDirectory(const std::string& path);
 
 }  // namespace keyrotor::destinations

@@ -1,14 +1,10 @@
 #include "destinations/vault.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "base/file_lock.h"
 #include "base/file_util.h"
 #include "base/seal.h"
 #include "destinations/destination_util.h"
@@ -24,33 +20,6 @@ bool Exists(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0;
 }
-
-// Holds an exclusive flock on PATH.lock for its lifetime. flock locks belong
-// to the open file description, so two Vault objects in one process exclude
-// each other just as two processes do.
-class FileLock {
- public:
-  static Result<FileLock> Acquire(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) return Status::IoError(path + ": cannot open lock file: " + std::strerror(errno));
-    while (::flock(fd, LOCK_EX) != 0) {
-      if (errno == EINTR) continue;
-      std::string why = std::strerror(errno);
-      ::close(fd);
-      return Status::IoError(path + ": cannot lock: " + why);
-    }
-    return FileLock(fd);
-  }
-  FileLock(FileLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
-  FileLock& operator=(FileLock&&) = delete;
-  ~FileLock() {
-    if (fd_ >= 0) ::close(fd_);  // closing releases the lock
-  }
-
- private:
-  explicit FileLock(int fd) : fd_(fd) {}
-  int fd_;
-};
 
 void WipeJsonStrings(nlohmann::json& j) {
   if (j.is_string()) WipeString(j.get_ref<std::string&>());
@@ -151,7 +120,7 @@ Result<std::vector<VaultListing>> Vault::List() const {
 
 Status Vault::Update(const std::function<Result<bool>(VaultEntries&)>& edit) {
   KR_RETURN_IF_ERROR(EnsureParentDirectory(path_));
-  KR_ASSIGN_OR_RETURN(FileLock lock, FileLock::Acquire(path_ + ".lock"));
+  KR_ASSIGN_OR_RETURN(FileLock lock, LockForUpdate(path_));
   KR_ASSIGN_OR_RETURN(VaultEntries entries, ReadAll());
   KR_ASSIGN_OR_RETURN(bool changed, edit(entries));
   if (!changed) return Status::Ok();

@@ -6,8 +6,9 @@
 // disk in plain text. The key lives in its own 0600 file (default PATH.key),
 // created on the first write.
 //
-// Every change is a read-modify-write under an exclusive flock on
-// PATH.lock, and the file is replaced atomically (AtomicWriteFile, 0600):
+// Every change is a read-modify-write under LockForUpdate(PATH) (an flock
+// on PATH.lock, base/file_lock.h), and the file is replaced atomically
+// (AtomicWriteFile, 0600):
 // two processes writing different entries both keep theirs, and a reader
 // never sees half a vault.
 #pragma once

@@ -166,6 +166,26 @@ TEST_F(VaultTest, ConcurrentWriterProcessesKeepEveryEntry) {
   EXPECT_EQ(Mode(path_ + ".key"), 0600u);
 }
 
+// A symlink planted at vault.lock is not followed: the write is refused and
+// the link's target is neither created nor changed.
+TEST_F(VaultTest, ASymlinkAtTheLockFileIsRefused) {
+  const std::string victim = (dir_ / "victim").string();
+  const std::string existing = (dir_ / "existing").string();
+  ASSERT_TRUE(AtomicWriteFile(existing, "keep me", {0644, false}).ok());
+  for (const std::string& target : {victim, existing}) {
+    std::filesystem::remove(path_ + ".lock");
+    std::filesystem::create_symlink(target, path_ + ".lock");
+    Status s = Vault::Open(path_)->Put("app", Entry("AKIAAPPAPPAPPAPPAPP1", kSecret1));
+    EXPECT_FALSE(s.ok()) << target;
+    EXPECT_NE(s.message().find(path_ + ".lock"), std::string::npos) << s.ToString();
+    ExpectClean(s);
+  }
+  EXPECT_FALSE(std::filesystem::exists(victim));
+  EXPECT_EQ(ReadFile(existing).value(), "keep me");
+  EXPECT_EQ(Mode(existing), 0644u);
+  EXPECT_FALSE(std::filesystem::exists(path_));
+}
+
 TEST_F(VaultTest, DestinationPutIsIdempotentAndKeepsThePreviousEntry) {
   VaultDestination dest("vault:" + path_, path_, "", "");
   KeyHandoff first = Key("AKIAFIRSTFIRSTFIRST1", kSecret1, "rot-1");

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <thread>
 
+#include "base/file_lock.h"
 #include "base/file_util.h"
 #include "credentials/ini_file.h"
 #include "engine/rotator.h"
@@ -58,9 +59,14 @@ Result<std::vector<ProfileOutcome>> ProfileRotator::Run(const ProfileReporter& r
   if (options_.keep_backup) {
     // PATH.bak is the file as it was before this run (the destination's own
     // per-write backup is off for profile rotations: with several profiles it
-    // would only keep the version before the last one).
-    std::string text = file.Serialize();
-    Status backed_up = AtomicWriteFile(BackupPathFor(options_.credentials_path), text, {0600, false});
+    // would only keep the version before the last one). Rewriting the file as
+    // it is, with keep_backup, makes the .bak the way every write does: under
+    // the file's lock, with its owner, group, mode and ACL.
+    KR_ASSIGN_OR_RETURN(FileLock lock, LockForUpdate(options_.credentials_path));
+    KR_ASSIGN_OR_RETURN(std::string text, ReadFile(options_.credentials_path));
+    AtomicWriteOptions keep;
+    keep.keep_backup = true;
+    Status backed_up = AtomicWriteFile(options_.credentials_path, text, keep);
     WipeString(text);
     KR_RETURN_IF_ERROR(backed_up.WithContext("keeping the file as it was before the run"));
   }

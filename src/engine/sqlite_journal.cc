@@ -32,6 +32,7 @@
 #include <thread>
 
 #include "base/crypto.h"
+#include "base/file_lock.h"
 #include "base/seal.h"
 
 namespace keyrotor::engine {
@@ -123,12 +124,10 @@ int StepToEnd(Statement& st) {
 
 class FlockUserLock : public UserLock {
  public:
-  explicit FlockUserLock(int fd) : fd_(fd) {}
-  // Closing the descriptor releases the flock.
-  ~FlockUserLock() override { ::close(fd_); }
+  explicit FlockUserLock(FileLock lock) : lock_(std::move(lock)) {}
 
  private:
-  int fd_;
+  FileLock lock_;  // released on destruction
 };
 
 class SqliteJournal : public Journal {
@@ -379,29 +378,18 @@ Status SqliteJournal::Init() {
 Result<std::unique_ptr<UserLock>> SqliteJournal::TryLockUser(const std::string& account, const std::string& user) {
   // One file per user, never deleted: unlinking a lock file while another
   // process waits on its descriptor would let two processes hold "the" lock.
-  std::string dir = path_ + ".locks";
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return Status::IoError(dir + ": cannot create lock directory: " + ErrnoText());
-  }
-  std::string file = dir + "/" + HexSha256(account + "/" + user).substr(0, 32);
-  // O_CLOEXEC: a destination or notifier we spawn must not inherit, and so
-  // prolong, the lock.
-  int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::IoError(file + ": cannot open lock file: " + ErrnoText());
-  // flock, not fcntl locks: flock belongs to the open file description, so a
-  // second descriptor in this same process conflicts too (threads exclude
-  // each other), and the kernel drops it when the process dies.
-  int rc;
-  do {
-    rc = ::flock(fd, LOCK_EX | LOCK_NB);
-  } while (rc != 0 && errno == EINTR);
-  if (rc != 0) {
-    int err = errno;
-    ::close(fd);
-    if (err == EWOULDBLOCK) return std::unique_ptr<UserLock>();
-    return Status::IoError(file + ": cannot lock: " + std::strerror(err));
-  }
-  return std::unique_ptr<UserLock>(std::make_unique<FlockUserLock>(fd));
+  // flock (base/file_lock.h), not fcntl locks: flock belongs to the open
+  // file description, so a second descriptor in this same process conflicts
+  // too (threads exclude each other), and the kernel drops it when the
+  // process dies. O_CLOEXEC: a destination or notifier we spawn must not
+  // inherit, and so prolong, the lock. The directory must be a real one and
+  // the files are opened without following symlinks: a link planted there
+  // cannot make us create or lock a file elsewhere.
+  KR_ASSIGN_OR_RETURN(FileLock lock, FileLock::AcquireInDirectory(path_ + ".locks",
+                                                                  HexSha256(account + "/" + user).substr(0, 32),
+                                                                  {.wait = false}));
+  if (!lock.held()) return std::unique_ptr<UserLock>();
+  return std::unique_ptr<UserLock>(std::make_unique<FlockUserLock>(std::move(lock)));
 }
 
 Status SqliteJournal::Save(const RotationRecord& record, const SealedChanges& sealed) {

@@ -1,5 +1,6 @@
 #include "sandbox/server.h"
 
+#include "base/file_lock.h"
 #include "base/file_util.h"
 #include "credentials/ini_file.h"
 
@@ -21,6 +22,8 @@ Result<std::unique_ptr<SandboxServer>> SandboxServer::Start(SandboxOptions optio
 
 Status WriteProfile(const std::string& path, const std::string& profile, const std::string& access_key_id,
                     const Secret& secret) {
+  // The same lock as every other writer of a credentials file (base/file_lock.h).
+  KR_ASSIGN_OR_RETURN(FileLock lock, LockForUpdate(path));
   Result<credentials::IniFile> file = credentials::IniFile::Load(path);
   if (!file.ok() && !file.status().IsNotFound()) return file.status();
   credentials::IniFile ini = file.ok() ? std::move(file).value() : credentials::IniFile::Parse("", path).value();

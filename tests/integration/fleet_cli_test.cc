@@ -11,6 +11,7 @@
 
 #include "aws/curl_transport.h"
 #include "base/file_util.h"
+#include "credentials/ini_file.h"
 #include "sandbox/server.h"
 #include "support/process.h"
 #include "support/sandbox_clients.h"
@@ -223,6 +224,41 @@ TEST_F(FleetCliTest, TwoConcurrentRunnersNeverRotateAUserTwice) {
     auto keys = sb().ListKeys(UserName(i));
     ASSERT_EQ(keys.size(), 2u) << UserName(i);
     ASSERT_EQ(SecretKeyId("keys/" + UserName(i)), keys[1].access_key_id);
+  }
+  ExpectNoSecretInOutputs();
+}
+
+// The reported scenario: a fleet run with concurrency > 1 writing every
+// user's key into one shared credentials file. Before the file was locked, 14
+// of 24 profiles were lost while the run reported all 24 completed, and the
+// immediate mode then deleted the keys those applications still held.
+TEST_F(FleetCliTest, ConcurrentRunIntoOneSharedCredentialsFileKeepsEveryUsersNewKey) {
+  constexpr int kUsers = 24;
+  Seed(kUsers);
+  const std::string creds = dir_ + "/apps/.aws/credentials";
+  std::string config = WriteConfig(
+      "concurrency = 12\n[[selection]]\nuser_regex = \"^svc-\"\nmode = \"immediate\"\n"
+      "to = \"credentials-file:" + creds + "#{user}\"\n");
+  ProcessResult r = Run({"run", "--config", config});
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  RunOutput out = ParseRun(r.out);
+  EXPECT_EQ(out.summary["results"]["completed"], kUsers) << r.out;
+
+  auto file = credentials::IniFile::Load(creds);
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  for (int i = 0; i < kUsers; ++i) {
+    const std::string user = UserName(i);
+    auto keys = sb().ListKeys(user);
+    ASSERT_EQ(keys.size(), 1u) << user;  // immediate: the old key is gone
+    std::optional<std::string> id = file->Get(user, "aws_access_key_id");
+    std::optional<std::string> secret = file->Get(user, "aws_secret_access_key");
+    ASSERT_TRUE(id && secret) << user << " lost its profile";
+    secrets_.push_back(*secret);
+    EXPECT_EQ(*id, keys[0].access_key_id) << user;
+    // And the key works: it signs as its user.
+    auto who = testing::SandboxClients(server_->endpoint(), &transport_, *id, Secret(*secret)).Sts()->GetCallerIdentity();
+    ASSERT_TRUE(who.ok()) << user << ": " << who.status().ToString();
+    EXPECT_NE(who->arn.find(":user/" + user), std::string::npos) << who->arn;
   }
   ExpectNoSecretInOutputs();
 }

@@ -4,10 +4,12 @@
 
 #include <filesystem>
 #include <map>
+#include <thread>
 
 #include "aws/curl_transport.h"
 #include "base/file_util.h"
 #include "credentials/ini_file.h"
+#include "destinations/credentials_file_destination.h"
 #include "engine/profile_rotator.h"
 #include "engine/sqlite_journal.h"
 #include "sandbox/server.h"
@@ -118,6 +120,42 @@ class ProfilesRotateTest : public ::testing::Test {
   std::string dir_, path_;
   std::vector<std::string> secrets_;
 };
+
+// `profiles rotate` shares the file with other writers (a fleet run's
+// credentials-file destination writing PATH#{user}): while it rotates one
+// profile, another writer puts twenty others. It used to write back the
+// whole file as it had read it before its AWS calls, dropping them.
+TEST_F(ProfilesRotateTest, ConcurrentWritersOfOtherProfilesKeepTheirs) {
+  sandbox::SandboxOptions slow;
+  slow.latency_ms = 150;  // a wide window between its read and its write
+  StartSandbox(slow);
+  AddProfile("alice");
+  constexpr int kOthers = 20;
+  std::vector<ProfileOutcome> outcomes;
+  std::thread rotation([&] {
+    ProfileRotationOptions options;
+    options.profiles = {"alice"};
+    outcomes = Rotate(options);
+  });
+  for (int i = 0; i < kOthers; ++i) {
+    destinations::KeyHandoff key;
+    key.rotation_id = "r" + std::to_string(i);
+    key.access_key_id = "AKIAOTHER" + std::to_string(1000 + i);
+    key.secret_access_key = Secret("other-secret-" + std::to_string(i));
+    destinations::CredentialsFileDestination dest("credentials-file:" + path_ + "#app" + std::to_string(i), path_,
+                                                  "app" + std::to_string(i));
+    Status put = dest.Put(key);
+    EXPECT_TRUE(put.ok()) << put.ToString();
+    std::this_thread::sleep_for(std::chrono::milliseconds(40));  // spread over the rotation; no timing is asserted
+  }
+  rotation.join();
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].result, Outcome::kRotated) << outcomes[0].message;
+  EXPECT_EQ(FileKey("alice"), outcomes[0].new_key_id);
+  for (int i = 0; i < kOthers; ++i) {
+    EXPECT_EQ(FileKey("app" + std::to_string(i)), "AKIAOTHER" + std::to_string(1000 + i)) << "app" << i << " lost";
+  }
+}
 
 TEST_F(ProfilesRotateTest, RotatesEveryProfileAndDeactivatesOldKeys) {
   StartSandbox();

@@ -1,6 +1,7 @@
 // `keyrotor rotate`, `event` and `history` as a user runs them: the real
 // binary against the sandbox on a loopback socket.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -152,6 +153,56 @@ TEST_F(RotateCliTest, BadInputIsRefusedAndChangesNothing) {
   EXPECT_EQ(sb().KeyCount("app"), 1u);
   EXPECT_TRUE(sb().GetKey(old_key)->active);
   ExpectNoSecretInOutputs();
+}
+
+// A state path that cannot be used is an error naming it (exit 2), not an
+// uncaught std::filesystem_error (abort, exit by SIGABRT); nothing changes.
+TEST_F(RotateCliTest, UnusableStatePathIsAClearError) {
+  std::string old_key = NewUser("app");
+  std::filesystem::create_symlink("loop-b", dir_ + "/loop-a");
+  std::filesystem::create_symlink("loop-a", dir_ + "/loop-b");
+  ASSERT_TRUE(AtomicWriteFile(dir_ + "/plainfile", "not a directory", {0600, false}).ok());
+  const std::string long_component(300, 'x');
+  for (const std::string& state : {dir_ + "/loop-a/journal.db", dir_ + "/loop-a/deeper/journal.db",
+                                   dir_ + "/" + long_component + "/journal.db", dir_ + "/" + long_component,
+                                   dir_ + "/plainfile/sub/journal.db"}) {
+    for (std::vector<std::string> args : {std::vector<std::string>{"rotate", "--user", "app"},
+                                          std::vector<std::string>{"history"}}) {
+      args.insert(args.begin(), testing::KeyrotorBinary());
+      args.insert(args.end(), {"--state", state});
+      if (args[1] == "rotate") args.insert(args.end(), {"--endpoint-url", server_->endpoint()});
+      ProcessResult r = testing::RunProcess(args, {{"AWS_ACCESS_KEY_ID", admin_.access_key_id},
+                                                   {"AWS_SECRET_ACCESS_KEY", admin_.secret.reveal()},
+                                                   {"AWS_REGION", "us-east-1"},
+                                                   {"HOME", dir_},
+                                                   {"AWS_EC2_METADATA_DISABLED", "true"}});
+      outputs_ += r.out + r.err;
+      EXPECT_EQ(r.exit_code, 2) << args[1] << " --state " << state << ": " << r.err;
+      EXPECT_EQ(r.err.find("terminate called"), std::string::npos) << r.err;
+      EXPECT_NE(r.err.find("error"), std::string::npos) << r.err;
+      EXPECT_NE(r.err.find(dir_), std::string::npos) << "the message names the path: " << r.err;
+    }
+  }
+  EXPECT_EQ(sb().KeyCount("app"), 1u);
+  EXPECT_TRUE(sb().GetKey(old_key)->active);
+  ExpectNoSecretInOutputs();
+}
+
+// Every directory keyrotor creates on the way to its state is private, even
+// under umask 0.
+TEST_F(RotateCliTest, StateDirectoriesAreCreated0700WhateverTheUmask) {
+  NewUser("app");
+  const std::string top = dir_ + "/state";
+  mode_t old = ::umask(0);
+  ProcessResult r = testing::RunProcess({testing::KeyrotorBinary(), "history", "--state", top + "/a/b/journal.db"},
+                                        {{"HOME", dir_}, {"AWS_EC2_METADATA_DISABLED", "true"}});
+  ::umask(old);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const std::string& d : {top, top + "/a", top + "/a/b"}) {
+    struct stat st {};
+    ASSERT_EQ(::stat(d.c_str(), &st), 0) << d;
+    EXPECT_EQ(st.st_mode & 07777, 0700u) << d;
+  }
 }
 
 // The classic Lambda's three events, one after the other, twice.
