@@ -16,6 +16,7 @@
 #include <optional>
 #include <set>
 
+#include "base/conninfo_redact.h"
 #include "base/strings.h"
 
 namespace keyrotor {
@@ -148,9 +149,15 @@ bool ChildHasExited(pid_t pid) {
 bool IsCredentialName(std::string_view name) {
   // Our own credentials, by their exact names (AWS_ACCESS_KEY_ID is not
   // secret alone, but it names the identity the child must not borrow).
+  // KEYROTOR_STATE may be a postgresql:// URL with the journal's password,
+  // and KEYROTOR_STATE_KEY names the file that opens the journal's sealed
+  // secrets; PGPASSFILE, PGSERVICEFILE and PGSSLKEY point libpq at the
+  // journal's credentials. A hook has no business with our journal.
   static const std::set<std::string, std::less<>> kExact = {
       "AWS_ACCESS_KEY_ID",  "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
       "AWS_SECURITY_TOKEN", "AWS_ACCESS_KEY",        "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+      "KEYROTOR_STATE",     "KEYROTOR_STATE_KEY",    "PGPASSFILE",
+      "PGSERVICEFILE",      "PGSSLKEY",
   };
   // Paths to files, not secrets, and what a hook running on ECS/EKS needs to
   // use the workload's own role (never keyrotor's rotated keys). The token
@@ -351,7 +358,9 @@ Status SubprocessStatus(std::string_view what, const SubprocessResult& result, D
 EnvMap ChildEnvironment(const EnvMap& env) {
   EnvMap out;
   for (const auto& [name, value] : env) {
-    if (!IsCredentialName(name)) out.emplace(name, value);
+    // By value too: a DATABASE_URL or HTTPS_PROXY with user:password@, or a
+    // libpq connection string, whatever the variable is called.
+    if (!IsCredentialName(name) && !HoldsConnectionSecret(value)) out.emplace(name, value);
   }
   return out;
 }

@@ -48,7 +48,11 @@ Status SubprocessStatus(std::string_view what, const SubprocessResult& result, D
 
 // `env` without anything that holds credentials: AWS_SECRET_ACCESS_KEY,
 // AWS_SESSION_TOKEN, AWS_SECURITY_TOKEN, AWS_ACCESS_KEY_ID,
-// AWS_CONTAINER_AUTHORIZATION_TOKEN, KEYROTOR_*SECRET*, ... .
+// AWS_CONTAINER_AUTHORIZATION_TOKEN, any name with SECRET, TOKEN, PASSWORD
+// or PASSWD in it (PGPASSWORD, KEYROTOR_WEBHOOK_SECRET...), the journal's
+// KEYROTOR_STATE and KEYROTOR_STATE_KEY, libpq's PGPASSFILE, PGSERVICEFILE
+// and PGSSLKEY, and any variable whose value holds a password or URL user
+// info (base/conninfo_redact.h). The one list of what a child never sees.
 EnvMap ChildEnvironment(const EnvMap& env);
 
 // Splits "PROGRAM ARG..." as a POSIX shell splits words, with no expansion

@@ -218,5 +218,27 @@ TEST(SubprocessTest, SubprocessStatusRedactsAndKeepsTheTail) {
   EXPECT_TRUE(SubprocessStatus("exec:hook", r, kTimeout).IsUnknownOutcome());
 }
 
+TEST(SubprocessTest, ChildEnvironmentStripsTheJournalAndConnectionSecrets) {
+  EnvMap env = {
+      {"PATH", "/usr/bin"},
+      {"KEYROTOR_STATE", "postgresql://keyrotor:hunter2@db/keyrotor"},
+      {"KEYROTOR_STATE_KEY", "/etc/keyrotor/pg.key"},
+      {"PGPASSWORD", "hunter2"},
+      {"PGPASSFILE", "/root/.pgpass"},
+      {"PGSERVICEFILE", "/root/.pg_service.conf"},
+      {"PGSSLKEY", "/root/.postgresql/postgresql.key"},
+      {"DATABASE_URL", "postgres://app:pa%2Fss@db/app"},
+      {"HTTPS_PROXY", "http://me:pr0xy@proxy:3128"},
+      {"LIBPQ_CONN", "host=db password='hunter2'"},
+      {"NO_PROXY", "localhost,127.0.0.1"},
+      {"PGHOST", "db"},
+      {"HTTP_PROXY", "http://proxy:3128"},
+  };
+  EXPECT_EQ(ChildEnvironment(env), (EnvMap{{"PATH", "/usr/bin"},
+                                           {"NO_PROXY", "localhost,127.0.0.1"},
+                                           {"PGHOST", "db"},
+                                           {"HTTP_PROXY", "http://proxy:3128"}}));
+}
+
 }  // namespace
 }  // namespace keyrotor
