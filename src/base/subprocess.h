@@ -22,6 +22,8 @@ struct SubprocessResult {
   bool timed_out = false;
   std::string out;  // up to SubprocessOptions' limits; the rest is dropped
   std::string err;
+  bool out_cut = false;  // the child wrote more than the limit: `out` ends mid-stream
+  bool err_cut = false;
 };
 
 struct SubprocessOptions {
@@ -61,7 +63,9 @@ EnvMap ChildEnvironment(const EnvMap& env);
 // quote or a trailing '\' is InvalidArgument.
 Result<std::vector<std::string>> SplitCommandLine(std::string_view command);
 
-// `text` with every occurrence of each secret replaced by "****".
-std::string Redact(std::string text, const std::vector<const Secret*>& secrets);
+// `text` with every occurrence of each secret replaced by "****". When the
+// text was `cut` short (a capture limit), a secret's beginning at its very
+// end is replaced too: the rest of that secret was dropped, not absent.
+std::string Redact(std::string text, const std::vector<const Secret*>& secrets, bool cut = false);
 
 }  // namespace keyrotor
