@@ -187,7 +187,8 @@ TEST_F(WebhookNotifierTest, NetworkErrorsRetryAndNeverQuoteThePath) {
 
 TEST_F(WebhookNotifierTest, PlainHttpOnlyToLoopback) {
   // Refused when the spec is parsed: no request is ever attempted.
-  for (const char* spec : {"webhook:http://example.com/x", "webhook:http://10.0.0.8/hook"}) {
+  for (const char* spec : {"webhook:http://example.com/x", "webhook:http://10.0.0.8/hook",
+                           "webhook:http://169.254.169.254/latest/meta-data/", "webhook:http://[fd00:ec2::254]/"}) {
     auto notifier = Make(spec);
     EXPECT_EQ(notifier.status().code(), StatusCode::kInvalidArgument) << spec;
   }
