@@ -58,9 +58,41 @@ Result<HttpResponse> ServiceClient::Invoke(std::string_view operation, HttpReque
   return last;
 }
 
+namespace {
+
+// application/x-www-form-urlencoded as botocore sends it: Python's
+// urllib.parse.urlencode over the serialised parameters (AWSRequest.
+// _prepare_body), i.e. quote_plus: letters, digits and "_.-~" stay, a space
+// becomes '+', every other byte is %XX in upper-case hex. AWS itself hashes
+// the raw body, but emulators that re-encode the form before checking the
+// signature only agree with bodies encoded exactly so.
+std::string FormEncode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size() * 3);
+  for (unsigned char c : s) {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+        c == '-' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else if (c == ' ') {
+      out.push_back('+');
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 0xf]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string EncodeQueryBody(const std::string& action, const std::string& version, const QueryParams& params) {
-  std::string body = "Action=" + UriEncode(action) + "&Version=" + UriEncode(version);
-  for (const auto& [k, v] : params) body += "&" + UriEncode(k) + "=" + UriEncode(v);
+  // Action and Version first, then the parameters in the order given: the
+  // clients list them in the service model's member order, as botocore's
+  // QuerySerializer emits them for a call that names them in that order.
+  std::string body = "Action=" + FormEncode(action) + "&Version=" + FormEncode(version);
+  for (const auto& [k, v] : params) body += "&" + FormEncode(k) + "=" + FormEncode(v);
   return body;
 }
 

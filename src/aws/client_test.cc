@@ -178,6 +178,30 @@ TEST(EndpointTest, PlainHttpOnlyForLoopback) {
   EXPECT_TRUE(ResolveEndpoint(Service::kIam, "us-east-1", settings, {}).ok());
 }
 
+// The metadata addresses speak plain http for the credential providers
+// only; as a service endpoint, from wherever it comes, they are refused.
+TEST(EndpointTest, PlainHttpToAMetadataAddressIsNoServiceEndpoint) {
+  auto expect_refused = [](const Result<ServiceEndpoint>& r, const std::string& source) {
+    ASSERT_FALSE(r.ok()) << source << " " << r->url;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(r.status().message().find("instance-metadata address"), std::string::npos) << r.status().ToString();
+    EXPECT_NE(r.status().message().find(source), std::string::npos) << r.status().ToString();
+  };
+  EndpointSettings explicit_url;
+  explicit_url.explicit_url = "http://169.254.169.254/";
+  expect_refused(ResolveEndpoint(Service::kIam, "us-east-1", explicit_url, {}), "--endpoint-url");
+  expect_refused(ResolveEndpoint(Service::kSts, "us-east-1", {}, {{"AWS_ENDPOINT_URL_STS", "http://[fd00:ec2::254]"}}),
+                 "AWS_ENDPOINT_URL_STS");
+  expect_refused(ResolveEndpoint(Service::kSns, "us-east-1", {}, {{"AWS_ENDPOINT_URL", "http://169.254.170.2/"}}),
+                 "AWS_ENDPOINT_URL");
+  EndpointSettings services;
+  services.services_urls["secrets_manager"] = "http://169.254.170.23";
+  expect_refused(ResolveEndpoint(Service::kSecretsManager, "us-east-1", services, {}), "[services]");
+  EndpointSettings profile;
+  profile.profile_endpoint_url = "http://169.254.169.254:80/latest";
+  expect_refused(ResolveEndpoint(Service::kSsm, "us-east-1", profile, {}), "profile endpoint_url");
+}
+
 TEST(RetryTest, Classification) {
   EXPECT_EQ(Classify(Status::Aws({"Throttling", "", "", 400}, "op"), true), RetryClass::kThrottling);
   EXPECT_EQ(Classify(Status::Aws({"LimitExceeded", "", "", 409}, "op"), true), RetryClass::kNone);

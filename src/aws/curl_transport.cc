@@ -57,11 +57,30 @@ Status MapCurlError(CURLcode code, CURL* curl, const std::string& url, const cha
   return Status::UnknownOutcome(msg);
 }
 
+// CheckUrlIsSafe, plus plain http to the instance-metadata addresses: the
+// transport cannot tell who asks, and the IMDS and container providers build
+// those URLs themselves. Every service endpoint and webhook URL was held to
+// the strict rule where it was resolved (ResolveEndpoint,
+// MakeWebhookNotifier), so none reaches this point with such an address.
+Status CheckTransportUrl(const Url& url) {
+  if (url.scheme == "http" && url.IsMetadataEndpoint()) return Status::Ok();
+  return CheckUrlIsSafe(url);
+}
+
 }  // namespace
 
 Status CheckUrlIsSafe(const Url& url) {
   if (url.scheme == "https") return Status::Ok();
-  if (url.scheme == "http" && (url.IsLoopback() || url.IsMetadataEndpoint())) return Status::Ok();
+  if (url.scheme == "http" && url.IsLoopback()) return Status::Ok();
+  if (url.scheme == "http" && url.IsMetadataEndpoint()) {
+    // Only the metadata credential providers speak to these, over the
+    // transport's own rule below. Anything else aimed there (a service
+    // endpoint, a webhook) would hand signed requests or event data to
+    // whatever answers on the instance's link-local address.
+    return Status::InvalidArgument("refusing plain http to the instance-metadata address '" + url.host +
+                                   "': only the metadata credential providers (IMDS, container credentials) "
+                                   "may use it, not a service endpoint or webhook");
+  }
   return Status::InvalidArgument("refusing plain http to non-loopback host '" + url.host +
                                  "': credentials would travel unencrypted (use https)");
 }
@@ -95,7 +114,7 @@ void CurlTransport::Release(void* handle) {
 
 Result<HttpResponse> CurlTransport::Send(const HttpRequest& request, const TransportOptions& options) {
   KR_ASSIGN_OR_RETURN(Url url, ParseUrl(request.url));
-  KR_RETURN_IF_ERROR(CheckUrlIsSafe(url));
+  KR_RETURN_IF_ERROR(CheckTransportUrl(url));
 
   CURL* curl = static_cast<CURL*>(Acquire());
   if (!curl) return Status::Internal("curl_easy_init failed");

@@ -127,11 +127,21 @@ TEST(CurlTransportTest, PlainHttpToRemoteHostsIsRefusedBeforeSending) {
   EXPECT_TRUE(CheckUrlIsSafe(*ParseUrl("https://iam.amazonaws.com/")).ok());
   EXPECT_TRUE(CheckUrlIsSafe(*ParseUrl("http://localhost:4566/")).ok());
   EXPECT_FALSE(CheckUrlIsSafe(*ParseUrl("http://10.0.0.1:4566/")).ok());
-  // Instance metadata and container credentials speak plain http on link-local addresses.
-  EXPECT_TRUE(CheckUrlIsSafe(*ParseUrl("http://169.254.169.254/latest/api/token")).ok());
-  EXPECT_TRUE(CheckUrlIsSafe(*ParseUrl("http://169.254.170.2/v2/credentials/x")).ok());
-  EXPECT_TRUE(CheckUrlIsSafe(*ParseUrl("http://[fd00:ec2::254]/latest/api/token")).ok());
   EXPECT_FALSE(CheckUrlIsSafe(*ParseUrl("http://169.254.169.253/")).ok());
+}
+
+// Instance metadata and container credentials speak plain http on
+// link-local addresses: the providers' own requests, never a service
+// endpoint or a webhook (which CheckUrlIsSafe vets).
+TEST(CurlTransportTest, PlainHttpToMetadataAddressesIsNoServiceEndpoint) {
+  for (const char* url : {"http://169.254.169.254/latest/api/token", "http://[fd00:ec2::254]/latest/api/token",
+                          "http://169.254.170.2/v2/credentials/x", "http://169.254.170.23/v1/credentials",
+                          "http://[fd00:ec2::23]/v1/credentials", "http://169.254.169.254:80/"}) {
+    Status refused = CheckUrlIsSafe(*ParseUrl(url));
+    EXPECT_EQ(refused.code(), StatusCode::kInvalidArgument) << url;
+    EXPECT_NE(refused.message().find("instance-metadata address"), std::string::npos) << refused.message();
+  }
+  EXPECT_TRUE(CheckUrlIsSafe(*ParseUrl("https://169.254.169.254/")).ok());  // TLS verification decides
 }
 
 }  // namespace

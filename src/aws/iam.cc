@@ -208,7 +208,8 @@ Result<std::vector<SimulatedDecision>> IamClient::SimulatePrincipalPolicy(const 
 }
 
 Result<IamUser> IamClient::CreateUser(const std::string& user, const std::string& path, const std::vector<Tag>& tags) {
-  QueryParams params{{"UserName", user}, {"Path", path}};
+  // The model's member order (Path, UserName, ..., Tags), as botocore sends it.
+  QueryParams params{{"Path", path}, {"UserName", user}};
   for (size_t i = 0; i < tags.size(); ++i) {
     params.emplace_back("Tags.member." + std::to_string(i + 1) + ".Key", tags[i].key);
     params.emplace_back("Tags.member." + std::to_string(i + 1) + ".Value", tags[i].value);

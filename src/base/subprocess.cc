@@ -16,6 +16,7 @@
 #include <optional>
 #include <set>
 
+#include "base/conninfo_redact.h"
 #include "base/strings.h"
 
 namespace keyrotor {
@@ -132,8 +133,10 @@ std::string ResolveExecutable(const std::string& name, const EnvMap& env) {
 
 // Appends up to the capture limit; the rest is read and dropped so a chatty
 // child never blocks on a full pipe.
-void Capture(std::string& sink, const char* data, size_t n, size_t limit) {
-  if (sink.size() < limit) sink.append(data, std::min(n, limit - sink.size()));
+void Capture(std::string& sink, bool& cut, const char* data, size_t n, size_t limit) {
+  size_t room = sink.size() < limit ? limit - sink.size() : 0;
+  sink.append(data, std::min(n, room));
+  if (n > room) cut = true;
 }
 
 // True once the child has exited; leaves it a zombie (WNOWAIT) so its pid,
@@ -148,9 +151,15 @@ bool ChildHasExited(pid_t pid) {
 bool IsCredentialName(std::string_view name) {
   // Our own credentials, by their exact names (AWS_ACCESS_KEY_ID is not
   // secret alone, but it names the identity the child must not borrow).
+  // KEYROTOR_STATE may be a postgresql:// URL with the journal's password,
+  // and KEYROTOR_STATE_KEY names the file that opens the journal's sealed
+  // secrets; PGPASSFILE, PGSERVICEFILE and PGSSLKEY point libpq at the
+  // journal's credentials. A hook has no business with our journal.
   static const std::set<std::string, std::less<>> kExact = {
       "AWS_ACCESS_KEY_ID",  "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
       "AWS_SECURITY_TOKEN", "AWS_ACCESS_KEY",        "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+      "KEYROTOR_STATE",     "KEYROTOR_STATE_KEY",    "PGPASSFILE",
+      "PGSERVICEFILE",      "PGSSLKEY",
   };
   // Paths to files, not secrets, and what a hook running on ECS/EKS needs to
   // use the workload's own role (never keyrotor's rotated keys). The token
@@ -285,8 +294,8 @@ Result<SubprocessResult> RunSubprocess(const std::vector<std::string>& argv, con
         ssize_t got = read(src.get(), buf, sizeof buf);
         if (got > 0) {
           bool is_out = &src == &out_r;
-          Capture(is_out ? result.out : result.err, buf, static_cast<size_t>(got),
-                  is_out ? options.max_stdout : options.max_stderr);
+          Capture(is_out ? result.out : result.err, is_out ? result.out_cut : result.err_cut, buf,
+                  static_cast<size_t>(got), is_out ? options.max_stdout : options.max_stderr);
         } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
           src.Close();
         }
@@ -331,8 +340,9 @@ Status SubprocessStatus(std::string_view what, const SubprocessResult& result, D
   } else {
     return Status::Ok();
   }
-  // Redact before cutting, so a secret that straddles the cut is still caught.
-  std::string err = Redact(result.err, secrets);
+  // Redact before cutting, so a secret that straddles the cut is still caught;
+  // one that straddled the capture limit left only its beginning.
+  std::string err = Redact(result.err, secrets, result.err_cut);
   std::string_view tail = Trim(err);
   constexpr size_t kStderrInMessage = 1024;
   std::string shown;
@@ -351,7 +361,9 @@ Status SubprocessStatus(std::string_view what, const SubprocessResult& result, D
 EnvMap ChildEnvironment(const EnvMap& env) {
   EnvMap out;
   for (const auto& [name, value] : env) {
-    if (!IsCredentialName(name)) out.emplace(name, value);
+    // By value too: a DATABASE_URL or HTTPS_PROXY with user:password@, or a
+    // libpq connection string, whatever the variable is called.
+    if (!IsCredentialName(name) && !HoldsConnectionSecret(value)) out.emplace(name, value);
   }
   return out;
 }
@@ -398,7 +410,7 @@ Result<std::vector<std::string>> SplitCommandLine(std::string_view line) {
   return words;
 }
 
-std::string Redact(std::string text, const std::vector<const Secret*>& secrets) {
+std::string Redact(std::string text, const std::vector<const Secret*>& secrets, bool cut) {
   std::vector<const std::string*> values;
   for (const Secret* s : secrets) {
     if (s != nullptr && !s->empty()) values.push_back(&s->reveal());
@@ -412,6 +424,22 @@ std::string Redact(std::string text, const std::vector<const Secret*>& secrets) 
       std::fill(text.begin() + static_cast<std::ptrdiff_t>(pos),
                 text.begin() + static_cast<std::ptrdiff_t>(pos + value->size()), '*');
       text.replace(pos, value->size(), "****");
+    }
+  }
+  if (cut) {
+    // The longest beginning of any secret that the text ends with.
+    size_t longest = 0;
+    for (const std::string* value : values) {
+      for (size_t n = std::min(value->size() - 1, text.size()); n > longest; --n) {
+        if (text.compare(text.size() - n, n, *value, 0, n) == 0) {
+          longest = n;
+          break;
+        }
+      }
+    }
+    if (longest > 0) {
+      std::fill(text.end() - static_cast<std::ptrdiff_t>(longest), text.end(), '*');
+      text.replace(text.size() - longest, longest, "****");
     }
   }
   return text;

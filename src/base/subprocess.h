@@ -22,6 +22,8 @@ struct SubprocessResult {
   bool timed_out = false;
   std::string out;  // up to SubprocessOptions' limits; the rest is dropped
   std::string err;
+  bool out_cut = false;  // the child wrote more than the limit: `out` ends mid-stream
+  bool err_cut = false;
 };
 
 struct SubprocessOptions {
@@ -48,7 +50,11 @@ Status SubprocessStatus(std::string_view what, const SubprocessResult& result, D
 
 // `env` without anything that holds credentials: AWS_SECRET_ACCESS_KEY,
 // AWS_SESSION_TOKEN, AWS_SECURITY_TOKEN, AWS_ACCESS_KEY_ID,
-// AWS_CONTAINER_AUTHORIZATION_TOKEN, KEYROTOR_*SECRET*, ... .
+// AWS_CONTAINER_AUTHORIZATION_TOKEN, any name with SECRET, TOKEN, PASSWORD
+// or PASSWD in it (PGPASSWORD, KEYROTOR_WEBHOOK_SECRET...), the journal's
+// KEYROTOR_STATE and KEYROTOR_STATE_KEY, libpq's PGPASSFILE, PGSERVICEFILE
+// and PGSSLKEY, and any variable whose value holds a password or URL user
+// info (base/conninfo_redact.h). The one list of what a child never sees.
 EnvMap ChildEnvironment(const EnvMap& env);
 
 // Splits "PROGRAM ARG..." as a POSIX shell splits words, with no expansion
@@ -57,7 +63,9 @@ EnvMap ChildEnvironment(const EnvMap& env);
 // quote or a trailing '\' is InvalidArgument.
 Result<std::vector<std::string>> SplitCommandLine(std::string_view command);
 
-// `text` with every occurrence of each secret replaced by "****".
-std::string Redact(std::string text, const std::vector<const Secret*>& secrets);
+// `text` with every occurrence of each secret replaced by "****". When the
+// text was `cut` short (a capture limit), a secret's beginning at its very
+// end is replaced too: the rest of that secret was dropped, not absent.
+std::string Redact(std::string text, const std::vector<const Secret*>& secrets, bool cut = false);
 
 }  // namespace keyrotor

@@ -218,5 +218,54 @@ TEST(SubprocessTest, SubprocessStatusRedactsAndKeepsTheTail) {
   EXPECT_TRUE(SubprocessStatus("exec:hook", r, kTimeout).IsUnknownOutcome());
 }
 
+// A real child writing past the 64 KiB capture limit with a secret right
+// across it: the part that made it into the capture must not show.
+TEST(SubprocessTest, ASecretStraddlingTheStderrCaptureLimitIsStillRedacted) {
+  const std::string secret = "wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY42";
+  const size_t limit = SubprocessOptions{}.max_stderr;
+  for (size_t inside : {size_t{1}, size_t{4}, size_t{13}, secret.size() - 1}) {
+    std::string script = "head -c " + std::to_string(limit - inside) + " /dev/zero | tr '\\0' x >&2; printf '%s' '" +
+                         secret + "' >&2; printf 'more after it' >&2; exit 3";
+    SubprocessResult r = RunChild({"/bin/sh", "-c", script});
+    ASSERT_EQ(r.err.size(), limit);
+    EXPECT_TRUE(r.err_cut);
+    ASSERT_EQ(r.err.substr(limit - inside), secret.substr(0, inside));  // the premise: the cut splits the secret
+    Secret s(secret);
+    Status status = SubprocessStatus("exec:hook", r, kTimeout, {&s});
+    EXPECT_EQ(status.code(), StatusCode::kFailedPrecondition);
+    const std::string& m = status.message();
+    EXPECT_TRUE(m.ends_with("xxx****")) << inside << ": ..." << m.substr(m.size() - 60);
+    if (inside >= 4) {
+      EXPECT_EQ(m.find(secret.substr(0, inside)), std::string::npos) << inside;
+    }
+  }
+  // Not cut: a text that merely ends like a secret's beginning stays as is.
+  Secret s(secret);
+  EXPECT_EQ(Redact("ends with wJal", {&s}), "ends with wJal");
+  EXPECT_EQ(Redact("ends with wJal", {&s}, /*cut=*/true), "ends with ****");
+}
+
+TEST(SubprocessTest, ChildEnvironmentStripsTheJournalAndConnectionSecrets) {
+  EnvMap env = {
+      {"PATH", "/usr/bin"},
+      {"KEYROTOR_STATE", "postgresql://keyrotor:hunter2@db/keyrotor"},
+      {"KEYROTOR_STATE_KEY", "/etc/keyrotor/pg.key"},
+      {"PGPASSWORD", "hunter2"},
+      {"PGPASSFILE", "/root/.pgpass"},
+      {"PGSERVICEFILE", "/root/.pg_service.conf"},
+      {"PGSSLKEY", "/root/.postgresql/postgresql.key"},
+      {"DATABASE_URL", "postgres://app:pa%2Fss@db/app"},
+      {"HTTPS_PROXY", "http://me:pr0xy@proxy:3128"},
+      {"LIBPQ_CONN", "host=db password='hunter2'"},
+      {"NO_PROXY", "localhost,127.0.0.1"},
+      {"PGHOST", "db"},
+      {"HTTP_PROXY", "http://proxy:3128"},
+  };
+  EXPECT_EQ(ChildEnvironment(env), (EnvMap{{"PATH", "/usr/bin"},
+                                           {"NO_PROXY", "localhost,127.0.0.1"},
+                                           {"PGHOST", "db"},
+                                           {"HTTP_PROXY", "http://proxy:3128"}}));
+}
+
 }  // namespace
 }  // namespace keyrotor

@@ -3,6 +3,7 @@
 
 #include <fmt/core.h>
 
+#include "base/conninfo_redact.h"
 #include "base/strings.h"
 #include "cli/common.h"
 #include "cli/fleet.h"
@@ -24,12 +25,7 @@ std::string Join(const std::vector<std::string>& items, std::string_view sep = "
 }
 
 // A postgresql:// URL may carry a password: show it without its user info.
-std::string PrintableState(const std::string& state) {
-  size_t scheme = state.find("://");
-  size_t at = state.find('@');
-  if (scheme == std::string::npos || at == std::string::npos || at < scheme) return state;
-  return state.substr(0, scheme + 3) + "****@" + state.substr(at + 1);
-}
+std::string PrintableState(const std::string& state) { return RedactConnectionSecrets(state, state); }
 
 std::string DescribeAccount(const fleet::Account& a) {
   std::vector<std::string> parts;

@@ -5,6 +5,8 @@
 
 #include "base/file_util.h"
 
+#include "base/strings.h"
+
 namespace keyrotor::destinations {
 
 std::string JsonEscape(std::string_view s) {
@@ -61,6 +63,80 @@ Secret SnapshotOf(const nlohmann::json& document) {
 
 Status EnsureParentDirectory(const std::string& path) {
   return CreatePrivateDirectories(std::filesystem::path(path).parent_path().string());
+}
+
+namespace {
+
+constexpr std::string_view kPlaceholders[] = {"{user}", "{account}"};
+
+std::string Substitute(std::string_view text, std::string_view user, std::string_view account) {
+  std::string out(text);
+  for (std::string_view name : kPlaceholders) {
+    std::string_view value = name == "{user}" ? user : account;
+    for (size_t at = out.find(name); at != std::string::npos; at = out.find(name, at + value.size())) {
+      out.replace(at, name.size(), value);
+    }
+  }
+  return out;
+}
+
+bool HasPlaceholder(std::string_view text) {
+  for (std::string_view name : kPlaceholders) {
+    if (text.find(name) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
+// Kinds whose target is a path, or words of a command line that may be
+// paths: a placeholder there must stay inside its path component.
+bool NamesAPath(std::string_view spec) {
+  for (std::string_view kind : {"credentials-file:", "vault:", "exec:", "keeper-writer:"}) {
+    if (StartsWith(spec, kind)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<std::string> ExpandSpec(std::string_view spec, std::string_view user, std::string_view account) {
+  if (NamesAPath(spec)) {
+    for (std::string_view value : {user, account}) {
+      if (value.find('/') != std::string_view::npos || value.find('\0') != std::string_view::npos) {
+        return Status::InvalidArgument("'" + std::string(spec) + "' for user " + std::string(user) +
+                                       ": a '/' in the name would leave the spec's directory");
+      }
+    }
+    // The components the placeholders are in: split at '/', blanks and
+    // quotes (exec: words), each checked once expanded. A fragment
+    // (#PROFILE, #ENTRY) is a name inside the file, not a path: any value goes.
+    std::string_view path = spec;
+    if (!StartsWith(spec, "exec:") && !StartsWith(spec, "keeper-writer:")) path = spec.substr(0, spec.rfind('#'));
+    size_t begin = 0;
+    for (size_t i = 0; i <= path.size(); ++i) {
+      if (i < path.size() && std::string_view("/ \t\n'\"").find(path[i]) == std::string_view::npos) continue;
+      std::string_view component = path.substr(begin, i - begin);
+      begin = i + 1;
+      if (!HasPlaceholder(component)) continue;
+      std::string expanded = Substitute(component, user, account);
+      if (expanded == "." || expanded == "..") {
+        return Status::InvalidArgument("'" + std::string(spec) + "' for user \"" + std::string(user) +
+                                       "\": the name would make the path component '" + expanded +
+                                       "' and leave the spec's directory; not rotating this user with it");
+      }
+    }
+  }
+  return Substitute(spec, user, account);
+}
+
+Result<std::vector<std::string>> ExpandSpecs(const std::vector<std::string>& specs, std::string_view user,
+                                             std::string_view account) {
+  std::vector<std::string> out;
+  out.reserve(specs.size());
+  for (const std::string& spec : specs) {
+    KR_ASSIGN_OR_RETURN(std::string expanded, ExpandSpec(spec, user, account));
+    out.push_back(std::move(expanded));
+  }
+  return out;
 }
 
 }  // namespace keyrotor::destinations

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "destinations/destination_util.h"
+
 namespace keyrotor::engine {
 namespace {
 
@@ -39,8 +41,9 @@ Result<ClassicEvent> ParseClassicEvent(std::string_view text) {
 
 Result<UserOutcome> HandleClassicEvent(const ClassicEvent& event, const aws::ClientFactory& admin, Journal* journal,
                                        EngineOptions base, const ClassicEventOptions& options) {
-  std::string secret_name = options.secret_name;
-  if (size_t at = secret_name.find("{user}"); at != std::string::npos) secret_name.replace(at, 6, event.user);
+  // The classic flow names the secret after the user only; {account} is
+  // left as written (and refused as a secret name).
+  KR_ASSIGN_OR_RETURN(std::string secret_name, destinations::ExpandSpec(options.secret_name, event.user, "{account}"));
   base.destinations = {"secretsmanager:" + secret_name};
   base.notify.clear();
   if (!options.sns_topic.empty()) base.notify.push_back("sns:" + options.sns_topic);

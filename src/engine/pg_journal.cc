@@ -30,6 +30,7 @@
 #include <pqxx/pqxx>
 #include <thread>
 
+#include "base/conninfo_redact.h"
 #include "base/crypto.h"
 #include "base/seal.h"
 
@@ -109,9 +110,11 @@ std::string OneLine(std::string_view text) {
 }
 
 // Maps what libpqxx threw to a Status. The server's messages quote no bound
-// parameter, and only sealed boxes are ever bound where a secret could be.
-Status ToStatus(const std::string& where, std::string_view what, const std::exception& e) {
-  std::string message = where + ": " + std::string(what) + ": " + OneLine(e.what());
+// parameter, and only sealed boxes are ever bound where a secret could be;
+// but libpq's own messages may quote the connection string `url`, whole or
+// in pieces (a malformed URI), so its passwords are redacted from them.
+Status ToStatus(const std::string& where, std::string_view what, const std::exception& e, std::string_view url) {
+  std::string message = where + ": " + std::string(what) + ": " + RedactConnectionSecrets(OneLine(e.what()), url);
   if (dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) {
     return Status::UnknownOutcome(message + " (the connection broke during COMMIT: it may have happened)");
   }
@@ -239,17 +242,17 @@ class PgJournal : public Journal {
         return Status::Ok();
       } catch (const pqxx::in_doubt_error& e) {
         connection_.reset();
-        return ToStatus(where_, what, e);
+        return ToStatus(where_, what, e, url_);
       } catch (const pqxx::transaction_rollback& e) {
-        if (attempt >= kMaxAttempts) return ToStatus(where_, what, e);
+        if (attempt >= kMaxAttempts) return ToStatus(where_, what, e, url_);
       } catch (const pqxx::broken_connection& e) {
         // Once more on a fresh connection: a server restart or an idle
         // connection dropped by a proxy heals, a wrong URL fails fast.
         bool was_connected = connection_ != nullptr;
         connection_.reset();
-        if (!was_connected || attempt >= kMaxAttempts) return ToStatus(where_, what, e);
+        if (!was_connected || attempt >= kMaxAttempts) return ToStatus(where_, what, e, url_);
       } catch (const std::exception& e) {
-        return ToStatus(where_, what, e);
+        return ToStatus(where_, what, e, url_);
       }
       std::this_thread::sleep_for(backoff);
       backoff = std::min(backoff * 2, std::chrono::milliseconds(500));
@@ -376,7 +379,7 @@ Result<std::unique_ptr<UserLock>> PgJournal::TryLockUser(const std::string& acco
     if (!locked) return std::unique_ptr<UserLock>();
     return std::unique_ptr<UserLock>(std::make_unique<PgUserLock>(std::move(connection), key, held_locks_));
   } catch (const std::exception& e) {
-    return ToStatus(where_, "lock user " + account + "/" + user, e);
+    return ToStatus(where_, "lock user " + account + "/" + user, e, url_);
   }
 }
 
@@ -538,30 +541,7 @@ bool IsPostgresUrl(const std::string& state) {
   return state.starts_with("postgresql://") || state.starts_with("postgres://");
 }
 
-std::string RedactPostgresUrl(const std::string& url) {
-  std::string out = url;
-  // user:PASSWORD@ in the authority (which ends at the first '/', '?' or '#').
-  size_t scheme = out.find("://");
-  if (scheme != std::string::npos) {
-    size_t start = scheme + 3;
-    size_t end = out.find_first_of("/?#", start);
-    if (end == std::string::npos) end = out.size();
-    size_t at = out.rfind('@', end);
-    if (at != std::string::npos && at >= start) {
-      size_t colon = out.find(':', start);
-      if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "****");
-    }
-  }
-  // password=... among the query parameters.
-  for (size_t at = out.find("password="); at != std::string::npos; at = out.find("password=", at + 1)) {
-    if (at > 0 && out[at - 1] != '?' && out[at - 1] != '&') continue;
-    size_t value = at + 9;
-    size_t end = out.find_first_of("&#", value);
-    if (end == std::string::npos) end = out.size();
-    out.replace(value, end - value, "****");
-  }
-  return out;
-}
+std::string RedactPostgresUrl(const std::string& url) { return RedactConnectionSecrets(url, url); }
 
 Result<std::unique_ptr<Journal>> OpenPostgresJournal(const std::string& url, const std::string& sealing_key_file) {
   if (sealing_key_file.empty()) {

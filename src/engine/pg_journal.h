@@ -32,8 +32,8 @@ bool IsPostgresUrl(const std::string& state);
 // any password removed.
 Result<std::unique_ptr<Journal>> OpenPostgresJournal(const std::string& url, const std::string& sealing_key_file);
 
-// The URL with its password (user:PASSWORD@ or password=...) replaced by ****,
-// for messages.
+// The URL with its user info (user:PASSWORD@) and password=... values
+// replaced by **** (base/conninfo_redact.h), for messages.
 std::string RedactPostgresUrl(const std::string& url);
 
 }  // namespace keyrotor::engine

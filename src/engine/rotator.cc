@@ -4,6 +4,7 @@
 #include <set>
 
 #include "base/crypto.h"
+#include "destinations/destination_util.h"
 #include "engine/verify.h"
 
 namespace keyrotor::engine {
@@ -19,15 +20,6 @@ SealedChanges WipeAllSealed() {
   return c;
 }
 std::string UndoSlot(size_t i) { return "undo/" + std::to_string(i); }
-
-std::string Expand(std::string spec, const std::string& user, const std::string& account) {
-  for (auto [name, value] : {std::pair<std::string, std::string>{"{user}", user}, {"{account}", account}}) {
-    for (size_t at = spec.find(name); at != std::string::npos; at = spec.find(name, at + value.size())) {
-      spec.replace(at, name.size(), value);
-    }
-  }
-  return spec;
-}
 
 int64_t AgeDays(TimePoint now, TimePoint then) {
   return std::chrono::duration_cast<Days>(now - then).count();
@@ -338,6 +330,12 @@ bool Rotator::Run::Start() {
     return Would("create a new key to replace " + old.access_key_id + " (" + reason + ", mode " +
                  ModeName(policy_.mode) + ")");
   }
+  // Before the record exists: a spec this user cannot have fails the run, nothing changed.
+  Result<std::vector<std::string>> destination_specs =
+      destinations::ExpandSpecs(opts_.destinations, user(), out_.account);
+  if (!destination_specs.ok()) return Fail(destination_specs.status());
+  Result<std::vector<std::string>> notify_specs = destinations::ExpandSpecs(opts_.notify, user(), out_.account);
+  if (!notify_specs.ok()) return Fail(notify_specs.status());
   record_.id = RandomUuid();
   record_.account = out_.account;
   record_.user = user();
@@ -347,10 +345,8 @@ bool Rotator::Run::Start() {
   record_.old_key_created = old.create_date;
   for (const auto& k : *keys) record_.keys_before.push_back(k.access_key_id);
   record_.started = Now();
-  for (const std::string& spec : opts_.destinations) {
-    record_.destinations.push_back({Expand(spec, user(), out_.account), Step::kPending});
-  }
-  for (const std::string& spec : opts_.notify) record_.notify.push_back(Expand(spec, user(), out_.account));
+  for (std::string& spec : *destination_specs) record_.destinations.push_back({std::move(spec), Step::kPending});
+  record_.notify = std::move(*notify_specs);
   if (!SaveOrStop()) return false;
   Audit("plan", "ok", old.access_key_id, "", "rotation started (" + reason + ", mode " + ModeName(policy_.mode) + ")");
   return true;
@@ -369,6 +365,8 @@ bool Rotator::Run::Adopt() {
                                            " is not an active key of the user: not retiring " + o_.adopt_old_key_id));
   }
   if (opts_.dry_run) return Would("take over the rotation from " + old_key->access_key_id + " to " + new_key->access_key_id);
+  Result<std::vector<std::string>> notify_specs = destinations::ExpandSpecs(opts_.notify, user(), out_.account);
+  if (!notify_specs.ok()) return Fail(notify_specs.status());
   record_.id = RandomUuid();
   record_.account = out_.account;
   record_.user = user();
@@ -382,7 +380,7 @@ bool Rotator::Run::Adopt() {
   record_.started = Now();
   record_.state = old_key->active() ? RotationState::kStored : RotationState::kOldDeactivated;
   if (!old_key->active()) record_.old_deactivated = Now();
-  for (const std::string& spec : opts_.notify) record_.notify.push_back(Expand(spec, user(), out_.account));
+  record_.notify = std::move(*notify_specs);
   if (!SaveOrStop()) return false;
   Audit("adopt", "ok", old_key->access_key_id, "", "took over the rotation to " + new_key->access_key_id);
   return true;
@@ -727,13 +725,14 @@ void Rotator::Run::DrainEvents() {
 Status ValidateEngineOptions(const EngineOptions& options, const aws::ClientFactory& admin) {
   KR_RETURN_IF_ERROR(options.policy.Validate());
   for (const std::string& spec : options.destinations) {
+    KR_ASSIGN_OR_RETURN(std::string expanded, destinations::ExpandSpec(spec, "example-user", "123456789012"));
     Result<std::unique_ptr<destinations::Destination>> d =
-        destinations::MakeDestination(Expand(spec, "example-user", "123456789012"), admin, options.destination_options);
+        destinations::MakeDestination(expanded, admin, options.destination_options);
     if (!d.ok()) return d.status();
   }
   for (const std::string& spec : options.notify) {
-    Result<std::unique_ptr<notify::Notifier>> n =
-        notify::MakeNotifier(Expand(spec, "example-user", "123456789012"), admin, options.notifier_options);
+    KR_ASSIGN_OR_RETURN(std::string expanded, destinations::ExpandSpec(spec, "example-user", "123456789012"));
+    Result<std::unique_ptr<notify::Notifier>> n = notify::MakeNotifier(expanded, admin, options.notifier_options);
     if (!n.ok()) return n.status();
   }
   return Status::Ok();

@@ -486,5 +486,24 @@ TEST_F(RotatorTest, AdoptsAClassicRotationAndRetiresThroughTheGuards) {
   EXPECT_TRUE(world_.sandbox->GetKey(fresh->access_key_id)->active);
 }
 
+// "." and ".." are valid IAM user names. A {user} path must not leave its
+// directory: the rotation is refused before anything changes.
+TEST_F(RotatorTest, DotUserNamesCannotMoveADestinationPathOutOfItsDirectory) {
+  for (const char* user : {".", ".."}) {
+    auto old = world_.UserWithKey(user, 100 * kDay);
+    options_.policy.mode = RotationMode::kImmediate;
+    options_.destinations = {"credentials-file:" + world_.dir + "/apps/{user}/credentials#default"};
+    UserOutcome o = Rotate(user);
+    EXPECT_EQ(o.result, Outcome::kFailed) << user;
+    EXPECT_NE(o.message.find("leave the spec's directory"), std::string::npos) << o.message;
+    auto keys = Keys(user);
+    ASSERT_EQ(keys.size(), 1u) << user;
+    EXPECT_EQ(keys[0].access_key_id, old.access_key_id);
+    EXPECT_FALSE(std::filesystem::exists(world_.dir + "/credentials"));
+    EXPECT_FALSE(std::filesystem::exists(world_.dir + "/apps/credentials"));
+    EXPECT_TRUE(world_.journal->Rotations("123456789012", user)->empty());
+  }
+}
+
 }  // namespace
 }  // namespace keyrotor::engine

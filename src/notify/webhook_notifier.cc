@@ -75,10 +75,8 @@ class WebhookNotifier : public Notifier {
     aws::SetHeader(request.headers, "X-Keyrotor-Event", EventName(event.kind));
     // One id for every attempt of this delivery: a receiver that saw an
     // attempt whose answer we lost can recognise the retry.
-    aws::SetHeader(request.headers, "X-Keyrotor-Delivery", RandomUuid());
-    if (!secret_.empty()) {
-      aws::SetHeader(request.headers, "X-Keyrotor-Signature-256", WebhookSignature(secret_, request.body));
-    }
+    const std::string delivery = RandomUuid();
+    aws::SetHeader(request.headers, "X-Keyrotor-Delivery", delivery);
     aws::TransportOptions timeouts;
     timeouts.connect_timeout = std::chrono::milliseconds(5000);
     timeouts.total_timeout = std::chrono::milliseconds(15000);
@@ -87,6 +85,16 @@ class WebhookNotifier : public Notifier {
     Duration backoff = kFirstBackoff;
     for (int attempt = 1; attempt <= attempts_; ++attempt) {
       std::optional<Duration> wait;
+      // Stamped and signed per attempt: a receiver refuses a timestamp far
+      // from its own clock, so a captured request cannot be replayed later,
+      // and our own retries (up to minutes apart) stay acceptable.
+      std::string timestamp = std::to_string(
+          std::chrono::duration_cast<std::chrono::seconds>(clock_->Now().time_since_epoch()).count());
+      if (!secret_.empty()) {
+        aws::SetHeader(request.headers, "X-Keyrotor-Signature-256",
+                       WebhookSignature(secret_, timestamp, delivery, request.body));
+      }
+      aws::SetHeader(request.headers, "X-Keyrotor-Timestamp", std::move(timestamp));
       Result<aws::HttpResponse> response = transport_->Send(request, timeouts);
       if (!response.ok()) {
         Status s = ScrubUrl(response.status(), url_, shown_url_);
@@ -123,8 +131,12 @@ class WebhookNotifier : public Notifier {
 
 }  // namespace
 
-std::string WebhookSignature(const Secret& secret, std::string_view body) {
-  return "sha256=" + HexEncode(HmacSha256(secret.reveal(), body));
+std::string WebhookSignature(const Secret& secret, std::string_view timestamp, std::string_view delivery,
+                             std::string_view body) {
+  std::string signed_text;
+  signed_text.reserve(timestamp.size() + delivery.size() + body.size() + 2);
+  signed_text.append(timestamp).append(".").append(delivery).append(".").append(body);
+  return "sha256=" + HexEncode(HmacSha256(secret.reveal(), signed_text));
 }
 
 Result<std::unique_ptr<Notifier>> MakeWebhookNotifier(std::string_view url, const NotifierOptions& options) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <deque>
 #include <mutex>
 #include <regex>
@@ -56,6 +57,19 @@ class FakeReceiver {
   std::unique_ptr<net::HttpServer> server_;
 };
 
+// What a receiver does (docs/notifications.md): a timestamp within 300 s of
+// its own clock, and the HMAC of "<timestamp>.<delivery>.<raw body>".
+bool ReceiverAccepts(const aws::HttpRequest& r, int64_t receiver_now) {
+  const std::string* timestamp = aws::FindHeader(r.headers, "X-Keyrotor-Timestamp");
+  const std::string* delivery = aws::FindHeader(r.headers, "X-Keyrotor-Delivery");
+  const std::string* signature = aws::FindHeader(r.headers, "X-Keyrotor-Signature-256");
+  if (!timestamp || !delivery || !signature) return false;
+  if (std::llabs(receiver_now - std::stoll(*timestamp)) > 300) return false;
+  std::string expected =
+      "sha256=" + HexEncode(HmacSha256(kWebhookSecret, *timestamp + "." + *delivery + "." + r.body));
+  return expected == *signature;
+}
+
 class WebhookNotifierTest : public ::testing::Test {
  protected:
   WebhookNotifierTest() : clock_(TimePoint(std::chrono::seconds(1700000000))) {
@@ -102,12 +116,63 @@ TEST_F(WebhookNotifierTest, PostsSignedEventJson) {
   const std::string* delivery = aws::FindHeader(r.headers, "X-Keyrotor-Delivery");
   ASSERT_NE(delivery, nullptr);
   EXPECT_TRUE(std::regex_match(*delivery, std::regex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}")));
-  // What a receiver does: recompute the HMAC over the raw body with the shared secret.
+  EXPECT_EQ(*aws::FindHeader(r.headers, "X-Keyrotor-Timestamp"), "1700000000");
+  // What a receiver does: recompute the HMAC with the shared secret.
   const std::string* signature = aws::FindHeader(r.headers, "X-Keyrotor-Signature-256");
   ASSERT_NE(signature, nullptr);
-  EXPECT_EQ(*signature, "sha256=" + HexEncode(HmacSha256(kWebhookSecret, r.body)));
+  EXPECT_EQ(*signature,
+            "sha256=" + HexEncode(HmacSha256(kWebhookSecret, "1700000000." + *delivery + "." + r.body)));
+  EXPECT_TRUE(ReceiverAccepts(r, 1700000000));
   EXPECT_EQ(r.body.find(kWebhookSecret), std::string::npos);
   EXPECT_EQ(Slept(), Duration(0));
+}
+
+// A captured delivery cannot be replayed later: replayed as is it is too
+// old; with a fresh timestamp (or another delivery id, or another body) the
+// signature no longer matches.
+TEST_F(WebhookNotifierTest, TheSignatureCoversTheTimestampSoACapturedDeliveryCannotBeReplayed) {
+  options_.webhook_secret = Secret(kWebhookSecret);
+  auto notifier = Make("webhook:" + receiver_.url("/h"));
+  ASSERT_TRUE(notifier.ok());
+  ASSERT_TRUE((*notifier)->Notify(event_).ok());
+  ASSERT_EQ(receiver_.requests().size(), 1u);
+  const aws::HttpRequest captured = receiver_.requests()[0];
+  ASSERT_TRUE(ReceiverAccepts(captured, 1700000000));
+  EXPECT_TRUE(ReceiverAccepts(captured, 1700000000 + 300));
+  EXPECT_FALSE(ReceiverAccepts(captured, 1700000000 + 301));  // replayed as is, six minutes later
+
+  aws::HttpRequest replay = captured;
+  aws::SetHeader(replay.headers, "X-Keyrotor-Timestamp", "1700003600");  // restamped an hour later
+  EXPECT_FALSE(ReceiverAccepts(replay, 1700003600));
+  replay = captured;
+  aws::SetHeader(replay.headers, "X-Keyrotor-Timestamp", "1700000001");  // even by one second
+  EXPECT_FALSE(ReceiverAccepts(replay, 1700000001));
+  replay = captured;
+  aws::SetHeader(replay.headers, "X-Keyrotor-Delivery", RandomUuid());  // to get past deduplication
+  EXPECT_FALSE(ReceiverAccepts(replay, 1700000000));
+  replay = captured;
+  replay.body += " ";
+  EXPECT_FALSE(ReceiverAccepts(replay, 1700000000));
+}
+
+// Each attempt is stamped and signed afresh: the retry after a backoff
+// carries its own time and still verifies, with the same delivery id.
+TEST_F(WebhookNotifierTest, EachAttemptIsStampedAndSignedWhenSent) {
+  options_.webhook_secret = Secret(kWebhookSecret);
+  receiver_.Answer(503);
+  receiver_.Answer(200);
+  auto notifier = Make("webhook:" + receiver_.url("/h"));
+  ASSERT_TRUE(notifier.ok());
+  ASSERT_TRUE((*notifier)->Notify(event_).ok());
+  auto requests = receiver_.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(*aws::FindHeader(requests[0].headers, "X-Keyrotor-Timestamp"), "1700000000");
+  EXPECT_EQ(*aws::FindHeader(requests[1].headers, "X-Keyrotor-Timestamp"), "1700000001");  // after the 1 s backoff
+  EXPECT_EQ(*aws::FindHeader(requests[0].headers, "X-Keyrotor-Delivery"),
+            *aws::FindHeader(requests[1].headers, "X-Keyrotor-Delivery"));
+  EXPECT_TRUE(ReceiverAccepts(requests[0], 1700000000));
+  EXPECT_TRUE(ReceiverAccepts(requests[1], 1700000001));
+  EXPECT_FALSE(ReceiverAccepts(requests[1], 1700000001 + 301));
 }
 
 TEST_F(WebhookNotifierTest, UnsignedWithoutASecret) {
@@ -187,7 +252,8 @@ TEST_F(WebhookNotifierTest, NetworkErrorsRetryAndNeverQuoteThePath) {
 
 TEST_F(WebhookNotifierTest, PlainHttpOnlyToLoopback) {
   // Refused when the spec is parsed: no request is ever attempted.
-  for (const char* spec : {"webhook:http://example.com/x", "webhook:http://10.0.0.8/hook"}) {
+  for (const char* spec : {"webhook:http://example.com/x", "webhook:http://10.0.0.8/hook",
+                           "webhook:http://169.254.169.254/latest/meta-data/", "webhook:http://[fd00:ec2::254]/"}) {
     auto notifier = Make(spec);
     EXPECT_EQ(notifier.status().code(), StatusCode::kInvalidArgument) << spec;
   }

@@ -688,10 +688,10 @@ TEST(PgJournalUrl, PostgresUrlsAreRecognisedAndPasswordsRedacted) {
   EXPECT_FALSE(IsPostgresUrl("/var/lib/keyrotor/journal.db"));
   EXPECT_FALSE(IsPostgresUrl("postgresql.db"));
   EXPECT_EQ(RedactPostgresUrl("postgresql://u:s3cret@h:5432/db?sslmode=require"),
-            "postgresql://u:****@h:5432/db?sslmode=require");
+            "postgresql://****@h:5432/db?sslmode=require");
   EXPECT_EQ(RedactPostgresUrl("postgresql://u@h/db?password=s3cret&port=1"),
-            "postgresql://u@h/db?password=****&port=1");
-  EXPECT_EQ(RedactPostgresUrl("postgresql://u@/db?host=/run/pg"), "postgresql://u@/db?host=/run/pg");
+            "postgresql://****@h/db?password=****&port=1");
+  EXPECT_EQ(RedactPostgresUrl("postgresql:///db?host=/run/pg"), "postgresql:///db?host=/run/pg");
   EXPECT_EQ(RedactPostgresUrl("postgres://h/db"), "postgres://h/db");
 }
 
@@ -871,6 +871,58 @@ TEST_F(PgJournalTest, PostgresTwoFleetRunsOverOneFleetRotateEachUserOnce) {
   for (const std::string& secret : secrets) {
     EXPECT_EQ(outputs.find(secret), std::string::npos) << "a secret in keyrotor's output";
     EXPECT_EQ(history.out.find(secret), std::string::npos) << "a secret in the audit trail";
+  }
+  server->Stop();
+}
+
+// KEYROTOR_STATE may hold the journal's URL with its password. Programs
+// keyrotor runs (an exec: destination, an exec: notifier) never inherit it,
+// nor PGPASSWORD nor any variable holding a connection password; and the
+// password shows nowhere in keyrotor's output.
+TEST_F(PgJournalTest, PostgresChildrenNeverInheritTheStateUrlOrItsPassword) {
+  auto started = sandbox::SandboxServer::Start(sandbox::SandboxOptions{});
+  ASSERT_TRUE(started.ok()) << started.status().ToString();
+  std::unique_ptr<sandbox::SandboxServer> server = std::move(started).value();
+  sandbox::Sandbox& sb = server->sandbox();
+  auto admin = sb.CreateAdmin("admin");
+  ASSERT_TRUE(sb.CreateUserWithKey("app", Clock::Real()->Now() - std::chrono::hours(24 * 100)).ok());
+
+  // The server trusts local connections: the password is carried, never checked.
+  const std::string encoded = "Pw7%2Fq%40Zx9%3FRt";  // "Pw7/q@Zx9?Rt"
+  std::string url = url_;
+  url.replace(url.find("keyrotor@"), 9, "keyrotor:" + encoded + "@");
+  for (const char* name : {"store", "notify"}) {
+    std::string script = dir_ + "/" + name + ".sh";
+    std::ofstream(script) << "#!/bin/sh\ncat > /dev/null\nenv >> \"" << dir_ << "/" << name << ".env\"\n";
+    ASSERT_EQ(::chmod(script.c_str(), 0755), 0);
+  }
+  std::map<std::string, std::string> env = KeyrotorEnv(admin);
+  env["KEYROTOR_STATE"] = url;
+  env["PGPASSWORD"] = "PgPw-Zq81";
+  env["DATABASE_URL"] = "postgres://app:DbPw-Zq82@db.internal/app";
+  env["KEYROTOR_CHILD_CANARY"] = "visible";
+  testing::ProcessResult rotate = testing::RunProcess(
+      {testing::KeyrotorBinary(), "rotate", "--user", "app", "--mode", "immediate", "--to",
+       "exec:" + dir_ + "/store.sh", "--notify", "exec:" + dir_ + "/notify.sh", "--endpoint-url", server->endpoint(),
+       "--orphan-settle-ms", "0", "--json"},
+      env);
+  EXPECT_NE(rotate.out.find("\"result\":\"completed\""), std::string::npos) << rotate.out << rotate.err;
+  testing::ProcessResult history =
+      testing::RunProcess({testing::KeyrotorBinary(), "history", "--user", "app"}, env);
+  EXPECT_EQ(history.exit_code, 0) << history.err;
+
+  const std::vector<std::string> secrets = {encoded, "Pw7/q@Zx9?Rt", "Zx9", "PgPw-Zq81", "DbPw-Zq82"};
+  for (const char* name : {"store", "notify"}) {
+    std::string child_env = Slurp(dir_ + "/" + name + ".env");
+    ASSERT_NE(child_env.find("KEYROTOR_CHILD_CANARY=visible"), std::string::npos) << name << " never ran";
+    for (const char* variable : {"KEYROTOR_STATE=", "KEYROTOR_STATE_KEY=", "PGPASSWORD=", "DATABASE_URL="}) {
+      EXPECT_EQ(child_env.find(variable), std::string::npos) << variable << " reached " << name;
+    }
+    for (const std::string& secret : secrets) EXPECT_EQ(child_env.find(secret), std::string::npos) << name;
+  }
+  for (const std::string& secret : secrets) {
+    EXPECT_EQ((rotate.out + rotate.err).find(secret), std::string::npos) << secret;
+    EXPECT_EQ((history.out + history.err).find(secret), std::string::npos) << secret;
   }
   server->Stop();
 }

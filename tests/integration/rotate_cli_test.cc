@@ -391,8 +391,11 @@ TEST_F(RotateCliTest, EveryDestinationAndNotifierEndToEnd) {
   ASSERT_EQ(hooks.size(), 2u);
   for (const auto& h : hooks) {
     const std::string* signature = aws::FindHeader(h.headers, "X-Keyrotor-Signature-256");
-    ASSERT_TRUE(signature);
-    EXPECT_EQ(*signature, "sha256=" + HexEncode(HmacSha256("hmac-key-for-tests", h.body)));
+    const std::string* timestamp = aws::FindHeader(h.headers, "X-Keyrotor-Timestamp");
+    const std::string* delivery = aws::FindHeader(h.headers, "X-Keyrotor-Delivery");
+    ASSERT_TRUE(signature && timestamp && delivery);
+    EXPECT_EQ(*signature,
+              "sha256=" + HexEncode(HmacSha256("hmac-key-for-tests", *timestamp + "." + *delivery + "." + h.body)));
     EXPECT_EQ(h.body.find(secret), std::string::npos);
     for (const auto& m : sb().PublishedMessages(topic)) EXPECT_EQ(m.message.find(secret), std::string::npos);
   }
