@@ -154,6 +154,21 @@ TEST_F(RotateCliTest, BadInputIsRefusedAndChangesNothing) {
   ExpectNoSecretInOutputs();
 }
 
+// An exec: destination whose program is missing, or not executable, is a bad
+// spec: refused before any key is created.
+TEST_F(RotateCliTest, AnExecDestinationThatCannotRunIsRefusedUpFront) {
+  std::string old_key = NewUser("app");
+  ASSERT_TRUE(AtomicWriteFile(dir_ + "/not-executable.sh", "#!/bin/sh\nexit 0\n", {0600, false}).ok());
+  for (std::string spec : {"exec:" + dir_ + "/missing.sh", "exec:" + dir_ + "/not-executable.sh", "exec:" + dir_,
+                           std::string("exec:keyrotor-no-such-program-on-path")}) {
+    ProcessResult r = Run({"rotate", "--user", "app", "--force", "--to", spec});
+    EXPECT_EQ(r.exit_code, 2) << spec << ": " << r.out << r.err;
+    EXPECT_NE(r.err.find(spec), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(sb().KeyCount("app"), 1u);
+  EXPECT_TRUE(sb().GetKey(old_key)->active);
+}
+
 // The classic Lambda's three events, one after the other, twice.
 TEST_F(RotateCliTest, ClassicEventsCreateDeactivateDelete) {
   std::string k0 = NewUser("legacy");
