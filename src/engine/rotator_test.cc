@@ -533,7 +533,8 @@ TEST_F(RotatorTest, OwedEventsGoToTheNotifiersOfTheirOwnRotation) {
   using Events = std::vector<std::pair<std::string, std::string>>;
   EXPECT_EQ(received(topic_a), (Events{{first.rotation_id, "key_created"}, {first.rotation_id, "old_key_deleted"}}));
   EXPECT_EQ(received(topic_b), (Events{{second.rotation_id, "key_created"}, {second.rotation_id, "old_key_deleted"}}));
-  for (const RotationRecord& r : world_.journal->Rotations(first.account, "tess").value()) {
+  std::vector<RotationRecord> rotations = world_.journal->Rotations(first.account, "tess").value();
+  for (const RotationRecord& r : rotations) {
     EXPECT_TRUE(r.pending_events.empty()) << r.id;
   }
 }
