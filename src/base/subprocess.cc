@@ -180,6 +180,14 @@ bool IsCredentialName(std::string_view name) {
 
 }  // namespace
 
+Result<std::string> FindExecutable(const std::string& program, const EnvMap& env) {
+  if (program.empty()) return Status::NotFound("no program named");
+  std::string exe = ResolveExecutable(program, env);
+  if (exe.empty()) return Status::NotFound("program '" + program + "' not found on PATH");
+  if (!IsExecutableFile(exe)) return Status::NotFound("'" + exe + "' is not an executable file");
+  return exe;
+}
+
 Result<SubprocessResult> RunSubprocess(const std::vector<std::string>& argv, const Secret& stdin_data,
                                        const EnvMap& env, Duration timeout, const SubprocessOptions& options) {
   if (argv.empty() || argv[0].empty()) return Status::InvalidArgument("empty command");

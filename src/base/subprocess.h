@@ -40,6 +40,12 @@ struct SubprocessOptions {
 Result<SubprocessResult> RunSubprocess(const std::vector<std::string>& argv, const Secret& stdin_data,
                                        const EnvMap& env, Duration timeout, const SubprocessOptions& options = {});
 
+// The file RunSubprocess would run for `program` (looked up on `env`'s PATH
+// when it has no '/'): NotFound, naming it, when there is no such file or it
+// is not an executable regular file. For checking a spec before anything
+// depends on it.
+Result<std::string> FindExecutable(const std::string& program, const EnvMap& env);
+
 // OK for a clean exit; otherwise an error naming `what` ("exec:notify.sh"),
 // how it ended (exit status, signal, timeout) and the last ~1 KiB of its
 // stderr with each of `secrets` replaced by "****". A timeout is

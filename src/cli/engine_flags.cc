@@ -129,6 +129,15 @@ void PrintOutcome(const engine::UserOutcome& o, bool json) {
     }
     if (!o.message.empty()) line += (o.actions.empty() ? ": " : "; ") + o.message;
     if (o.next_step_at) line += " (next step " + FormatIso8601(*o.next_step_at) + ")";
+    if (!o.notifications_owed.empty()) {
+      // The rotation may have gone well; its owners have not heard of it yet.
+      line += fmt::format("; notification{} owed: ", o.notifications_owed.size() == 1 ? "" : "s");
+      for (size_t i = 0; i < o.notifications_owed.size(); ++i) {
+        line += (i ? ", " : "") + notify::EventName(o.notifications_owed[i]);
+      }
+      line += " (retried by the next run";
+      line += o.notification_error.empty() ? ")" : "; last failure: " + o.notification_error + ")";
+    }
     fmt::print("{}\n", line);
   }
   std::fflush(stdout);

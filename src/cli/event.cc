@@ -56,7 +56,10 @@ int RunEvent(EventFlags flags) {
     return outcome.status().code() == StatusCode::kInvalidArgument ? kExitUsage : kExitPartialFailure;
   }
   PrintOutcome(*outcome, /*json=*/true);
-  return outcome->failed() || outcome->result == engine::UserOutcome::Result::kLocked ? kExitPartialFailure : kExitOk;
+  return outcome->failed() || outcome->result == engine::UserOutcome::Result::kLocked ||
+                 !outcome->notifications_owed.empty()
+             ? kExitPartialFailure
+             : kExitOk;
 }
 
 }  // namespace

@@ -93,7 +93,8 @@ void RunPrinter::OnResult(const fleet::UserResult& r) {
     PrintUserResultLine(r);
     return;
   }
-  if (verbose_ || r.outcome.failed() || r.outcome.result == engine::UserOutcome::Result::kLocked) {
+  if (verbose_ || r.outcome.failed() || r.outcome.result == engine::UserOutcome::Result::kLocked ||
+      !r.outcome.notifications_owed.empty()) {
     if (tty_) fmt::print("\r\033[K");
     fmt::print("{}/", r.account_name);
     PrintOutcome(r.outcome, false);
@@ -113,6 +114,10 @@ void RunPrinter::Finish(const fleet::RunSummary& s) {
   fmt::print("{} {} users in {:.1f} s{}\n", s.plan ? "planned" : "processed", s.users, seconds,
              s.interrupted ? fmt::format(" (stopped: {} users left for the next run)", s.not_started) : "");
   for (const auto& [result, count] : s.results) fmt::print("  {:<12} {}\n", result, count);
+  if (s.notifications_owed > 0 || s.notification_failures > 0) {
+    fmt::print("notifications owed: {} ({} failed deliveries in this run); the next run retries them\n",
+               s.notifications_owed, s.notification_failures);
+  }
   for (const fleet::AccountResult& a : s.accounts) {
     fmt::print("account {} ({}): {} users selected{}\n", a.name, a.id.empty() ? "id unknown" : a.id, a.selected,
                a.status.ok() ? "" : "; error: " + a.status.ToString());

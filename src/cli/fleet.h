@@ -72,7 +72,8 @@ class RunPrinter {
 void PrintUserResultLine(const fleet::UserResult& result);
 std::string SummaryLine(const fleet::RunSummary& summary);
 
-// The exit status of a run: 0 ok, 1 a user or an account failed.
+// The exit status of a run: 0 ok, 1 a user or an account failed, or a
+// notification is owed (RunSummary::ok()).
 int RunExitStatus(const fleet::RunSummary& summary);
 
 }  // namespace keyrotor::cli

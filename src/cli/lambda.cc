@@ -99,9 +99,10 @@ Result<std::string> RunScheduled(fleet::FleetRunner& runner, const lambda::Invoc
   fmt::print("{}\n", doc);
   std::fflush(stdout);
   if (!summary.ok()) {
-    return Status::FailedPrecondition(fmt::format("fleet run: {} of {} users failed, {} accounts failed{}",
-                                                  summary.failed_users, summary.users, summary.failed_accounts(),
-                                                  summary.interrupted ? " (stopped before the deadline)" : ""));
+    return Status::FailedPrecondition(fmt::format(
+        "fleet run: {} of {} users failed, {} accounts failed, {} notifications owed{}", summary.failed_users,
+        summary.users, summary.failed_accounts(), summary.notifications_owed,
+        summary.interrupted ? " (stopped before the deadline)" : ""));
   }
   return doc;
 }
@@ -172,6 +173,10 @@ int RunLambda(const LambdaFlags& flags) {
         if (outcome.failed() || outcome.result == engine::UserOutcome::Result::kLocked) {
           return Status::FailedPrecondition(outcome.user + ": " + engine::ResultName(outcome.result) + ": " +
                                             outcome.message);
+        }
+        if (!outcome.notifications_owed.empty()) {
+          return Status::FailedPrecondition(outcome.user + ": " + engine::ResultName(outcome.result) +
+                                            ", but a notification is owed: " + outcome.notification_error);
         }
         return line;
       },

@@ -48,7 +48,11 @@ int RunRotate(const RotateFlags& flags) {
   for (const std::string& user : flags.users) {
     engine::UserOutcome outcome = rotator.RotateUser(user, overrides);
     PrintOutcome(outcome, flags.engine.json);
-    if (outcome.failed() || outcome.result == engine::UserOutcome::Result::kLocked) ++failed;
+    // An owed notification fails the run too: its owners have not heard of it.
+    if (outcome.failed() || outcome.result == engine::UserOutcome::Result::kLocked ||
+        !outcome.notifications_owed.empty()) {
+      ++failed;
+    }
   }
   return failed ? kExitPartialFailure : kExitOk;
 }

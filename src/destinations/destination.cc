@@ -114,6 +114,11 @@ Result<std::unique_ptr<Destination>> MakeDestination(std::string_view spec, cons
     Result<std::vector<std::string>> argv = SplitCommandLine(rest);
     if (!argv.ok()) return BadSpec(spec, argv.status().message());
     if (argv->empty()) return BadSpec(spec, "no program named");
+    // Refused here, before any key exists: a program that cannot run could
+    // neither take the new key nor, later, put the old one back.
+    if (Result<std::string> exe = FindExecutable(argv->front(), options.exec_env); !exe.ok()) {
+      return BadSpec(spec, exe.status().message());
+    }
     return MakeExecDestination(std::string(spec), std::move(argv).value(), options);
   }
   return BadSpec(

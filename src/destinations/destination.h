@@ -42,6 +42,10 @@ class Destination {
   virtual Status Put(const KeyHandoff& key) = 0;
   // Puts back what Snapshot saw (an empty snapshot: removes what Put added, if
   // the destination can; otherwise leaves it and says so in the status).
+  // FailedPrecondition means superseded: the destination holds a key newer
+  // than this rotation's, written by someone else, which is not ours to take
+  // back. Any other error: not restored (the engine retries a transient one on
+  // later runs, then reports the destination as needing attention).
   virtual Status Restore(const KeyHandoff& key, const Secret& snapshot) = 0;
 };
 

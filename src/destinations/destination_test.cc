@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "base/file_util.h"
+#include "support/process.h"
 #include "support/sandbox_clients.h"
 
 namespace keyrotor::destinations {
@@ -69,11 +72,33 @@ TEST(DestinationSpecTest, RefusesMalformedSpecsNamingThem) {
 }
 
 TEST(DestinationSpecTest, ExecSplitsTheProgramWithoutAShell) {
-  auto d = Make("exec:/usr/local/bin/store-key --flag 'two words'");
+  auto d = Make("exec:/bin/cat --flag 'two words'");
   ASSERT_TRUE(d.ok()) << d.status().ToString();
-  EXPECT_EQ((*d)->Describe(), "exec:/usr/local/bin/store-key --flag 'two words'");
+  EXPECT_EQ((*d)->Describe(), "exec:/bin/cat --flag 'two words'");
   EXPECT_EQ(Make("exec:").status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(Make("exec:/bin/x 'unterminated").status().code(), StatusCode::kInvalidArgument);
+}
+
+// A program that cannot run could neither take a key nor put the old one
+// back: refused when the spec is parsed, naming the spec.
+TEST(DestinationSpecTest, ExecRefusesAProgramThatDoesNotExistOrIsNotExecutable) {
+  std::string dir = testing::MakeTempDir("keyrotor-exec-spec");
+  std::string plain = dir + "/not-executable.sh";
+  ASSERT_TRUE(AtomicWriteFile(plain, "#!/bin/sh\nexit 0\n", {0600, false}).ok());
+  DestinationOptions options;
+  options.exec_env = {{"PATH", dir + ":/usr/bin:/bin"}};
+  for (std::string spec : {"exec:" + dir + "/missing", "exec:" + plain, "exec:" + dir + " --flag",
+                           std::string("exec:keyrotor-no-such-program")}) {
+    auto d = Make(spec, options);
+    ASSERT_FALSE(d.ok()) << spec;
+    EXPECT_EQ(d.status().code(), StatusCode::kInvalidArgument) << spec;
+    EXPECT_NE(d.status().message().find("'" + spec + "'"), std::string::npos) << d.status().ToString();
+  }
+  // On the PATH the child gets, not ours.
+  EXPECT_TRUE(Make("exec:cat", options).ok());
+  options.exec_env = {{"PATH", dir}};
+  EXPECT_FALSE(Make("exec:cat", options).ok());
+  std::filesystem::remove_all(dir);
 }
 
 TEST(RenderValueDestinationTest, DefaultIsTheClassicFormat) {

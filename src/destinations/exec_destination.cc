@@ -31,7 +31,13 @@ class ExecDestination : public Destination {
   Status Restore(const KeyHandoff& key, const Secret&) override {
     nlohmann::json doc = Document("rollback", key);
     doc["abandoned_access_key_id"] = key.access_key_id;
-    return Send(doc, key);
+    Status sent = Send(doc, key);
+    // A program that exits non-zero could not revert. To the engine a
+    // restore's FailedPrecondition means "superseded, not ours to take back"
+    // (Destination::Restore), which this is not: the destination may still
+    // hold the abandoned key.
+    if (sent.code() == StatusCode::kFailedPrecondition) return Status::Internal(sent.message());
+    return sent;
   }
 
  private:

@@ -20,11 +20,12 @@ constexpr std::array<std::pair<RotationState, std::string_view>, 8> kStateNames 
     {RotationState::kRolledBack, "rolled_back"},
 }};
 
-constexpr std::array<std::pair<DestinationProgress::Step, std::string_view>, 4> kStepNames = {{
+constexpr std::array<std::pair<DestinationProgress::Step, std::string_view>, 5> kStepNames = {{
     {DestinationProgress::Step::kPending, "pending"},
     {DestinationProgress::Step::kSnapshotted, "snapshotted"},
     {DestinationProgress::Step::kWritten, "written"},
     {DestinationProgress::Step::kRestored, "restored"},
+    {DestinationProgress::Step::kNeedsAttention, "needs_attention"},
 }};
 
 int64_t ToMillis(TimePoint t) { return std::chrono::duration_cast<Duration>(t.time_since_epoch()).count(); }
@@ -123,8 +124,14 @@ nlohmann::json RotationToJson(const RotationRecord& record) {
     for (const auto& [s, name] : kStepNames) {
       if (s == d.step) step = name;
     }
-    destinations.push_back({{"spec", d.spec}, {"step", step}});
+    nlohmann::json entry = {{"spec", d.spec}, {"step", step}};
+    // Absent when zero, so records without a failed restore keep their shape.
+    if (d.restore_attempts > 0) entry["restore_attempts"] = d.restore_attempts;
+    destinations.push_back(std::move(entry));
   }
+  // Stored by name, as before the kinds were typed: records on disk read back.
+  nlohmann::json pending_events = nlohmann::json::array();
+  for (notify::EventKind kind : record.pending_events) pending_events.push_back(notify::EventName(kind));
   return {
       {"id", record.id},
       {"account", record.account},
@@ -145,7 +152,7 @@ nlohmann::json RotationToJson(const RotationRecord& record) {
       {"last_error", record.last_error},
       {"destinations", std::move(destinations)},
       {"notify", record.notify},
-      {"pending_events", record.pending_events},
+      {"pending_events", std::move(pending_events)},
   };
 }
 
@@ -191,11 +198,21 @@ Result<RotationRecord> RotationFromJson(const nlohmann::json& json) {
         }
       }
       if (!known) return Status::ParseError("unknown destination step \"" + step + "\"");
+      if (auto attempts = d.find("restore_attempts"); attempts != d.end()) {
+        if (!attempts->is_number_integer()) return Status::ParseError("field 'restore_attempts' is not an integer");
+        p.restore_attempts = attempts->get<int>();
+      }
       r.destinations.push_back(std::move(p));
     }
   }
   KR_RETURN_IF_ERROR(ReadStrings(json, "notify", &r.notify));
-  KR_RETURN_IF_ERROR(ReadStrings(json, "pending_events", &r.pending_events));
+  std::vector<std::string> pending_events;
+  KR_RETURN_IF_ERROR(ReadStrings(json, "pending_events", &pending_events));
+  for (const std::string& name : pending_events) {
+    Result<notify::EventKind> kind = notify::ParseEventName(name);
+    if (!kind.ok()) return Status::ParseError("field 'pending_events': " + kind.status().message());
+    r.pending_events.push_back(*kind);
+  }
   return r;
 }
 

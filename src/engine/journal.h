@@ -18,6 +18,7 @@
 #include "base/secret.h"
 #include "base/status.h"
 #include "engine/policy.h"
+#include "notify/notifier.h"
 
 namespace keyrotor::engine {
 
@@ -37,9 +38,16 @@ Result<RotationState> ParseState(std::string_view name);
 bool IsTerminal(RotationState state);  // kDone, kRolledBack
 
 struct DestinationProgress {
-  enum class Step { kPending, kSnapshotted, kWritten, kRestored };
+  enum class Step {
+    kPending,
+    kSnapshotted,
+    kWritten,
+    kRestored,
+    kNeedsAttention,  // a rollback could not restore it: it may still hold the abandoned key
+  };
   std::string spec;  // as handed to the destination factory, e.g. "secretsmanager:app/key"; no secret
   Step step = Step::kPending;
+  int restore_attempts = 0;  // rollback: restores that failed in a way that may pass
 };
 
 struct RotationRecord {
@@ -61,7 +69,8 @@ struct RotationRecord {
   std::string last_error;                   // never a secret
   std::vector<DestinationProgress> destinations;
   std::vector<std::string> notify;          // notifier specs
-  std::vector<std::string> pending_events;  // notifications owed (at least once), e.g. "key_created"
+  // Notifications owed (at least once) to this rotation's own notifiers.
+  std::vector<notify::EventKind> pending_events;
 };
 
 // One audited action: a JSON line in `keyrotor history`. Never a secret.

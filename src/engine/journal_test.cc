@@ -63,5 +63,41 @@ TEST(JournalTest, RotationFromJsonRejectsUnknownStates) {
   EXPECT_FALSE(RotationFromJson(nlohmann::json::array()).ok());
 }
 
+// Owed events are typed in memory and stored by name, as records written
+// before they were typed already are: those read back unchanged.
+TEST(JournalTest, PendingEventsAreStoredByNameAndReadBackAsKinds) {
+  nlohmann::json on_disk = {{"id", "r-1"},
+                            {"mode", "staged"},
+                            {"state", "stored"},
+                            {"destinations", {{{"spec", "exec:/bin/true"}, {"step", "written"}}}},
+                            {"pending_events", {"key_created", "rotation_failed"}}};
+  auto r = RotationFromJson(on_disk);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->pending_events,
+            (std::vector<notify::EventKind>{notify::EventKind::kKeyCreated, notify::EventKind::kRotationFailed}));
+  EXPECT_EQ(r->destinations[0].restore_attempts, 0);
+  nlohmann::json back = RotationToJson(*r);
+  EXPECT_EQ(back["pending_events"], on_disk["pending_events"]);
+  EXPECT_EQ(back["destinations"], on_disk["destinations"]);  // no restore_attempts while it is zero
+
+  on_disk["pending_events"] = {"key_created", "key_exploded"};
+  auto bad = RotationFromJson(on_disk);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("key_exploded"), std::string::npos);
+}
+
+TEST(JournalTest, ADestinationNeedingAttentionAndItsRestoreAttemptsRoundTrip) {
+  RotationRecord r;
+  r.id = "r-2";
+  r.destinations = {{"exec:/usr/local/bin/app-reload", DestinationProgress::Step::kNeedsAttention, 3}};
+  nlohmann::json j = RotationToJson(r);
+  EXPECT_EQ(j["destinations"][0]["step"], "needs_attention");
+  EXPECT_EQ(j["destinations"][0]["restore_attempts"], 3);
+  auto back = RotationFromJson(j);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->destinations[0].step, DestinationProgress::Step::kNeedsAttention);
+  EXPECT_EQ(back->destinations[0].restore_attempts, 3);
+}
+
 }  // namespace
 }  // namespace keyrotor::engine

@@ -1,8 +1,10 @@
 #include "engine/rotator.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
+#include "aws/retry.h"
 #include "base/crypto.h"
 #include "destinations/destination_util.h"
 #include "engine/verify.h"
@@ -30,6 +32,19 @@ const aws::AccessKeyMetadata* FindKey(const std::vector<aws::AccessKeyMetadata>&
     if (k.access_key_id == id) return &k;
   }
   return nullptr;
+}
+
+// How many runs try to restore a destination whose restore failed in a way
+// that may pass (a network error, throttling, a program that timed out): this
+// one and the next two. Meanwhile the abandoned key stays (its secret sealed)
+// in case the destination still uses it; then the destination is given up as
+// needing attention and the key is deleted, so a rollback always ends. Any
+// other failure (a program missing or refusing, access denied) is given up at
+// once: a later run would fail the same way.
+constexpr int kMaxRestoreAttempts = 3;
+
+bool MayPass(const Status& s) {
+  return aws::Classify(s, /*idempotent=*/true) != aws::RetryClass::kNone || s.code() == StatusCode::kIoError;
 }
 
 // A delete retried after the key vanished has done its job.
@@ -63,7 +78,12 @@ nlohmann::json OutcomeToJson(const UserOutcome& o) {
                       {"old_access_key_id", o.old_key_id},
                       {"new_access_key_id", o.new_key_id},
                       {"actions", o.actions},
-                      {"message", o.message}};
+                      {"message", o.message},
+                      {"needs_attention", o.needs_attention},
+                      {"notifications_owed", nlohmann::json::array()},
+                      {"notification_failures", o.notification_failures},
+                      {"notification_error", o.notification_error}};
+  for (notify::EventKind kind : o.notifications_owed) j["notifications_owed"].push_back(notify::EventName(kind));
   if (o.next_step_at) j["next_step_at"] = FormatIso8601(*o.next_step_at);
   return j;
 }
@@ -124,11 +144,19 @@ class Rotator::Run {
     return Stop(Outcome::kProgressed, "dry run: nothing changed");
   }
   bool BeginRollback(const Status& why);
+  // Ends a rollback's run early, to be resumed by the next run; unlike Fail it
+  // keeps record_.last_error, the reason the rotation was abandoned.
+  bool RetryLater(const std::string& why) {
+    Audit("run", "failed", "", "", why);
+    DrainEvents();
+    return Stop(Outcome::kFailed, why);
+  }
 
-  Status Save(const SealedChanges& sealed = {}) {
+  Status Save(const SealedChanges& sealed = {}) { return Save(record_, sealed); }
+  Status Save(RotationRecord& record, const SealedChanges& sealed = {}) {
     if (opts_.dry_run) return Status::Ok();
-    record_.updated = Now();
-    return r_.journal_->Save(record_, sealed);
+    record.updated = Now();
+    return r_.journal_->Save(record, sealed);
   }
   // Saves, and ends the run if the journal cannot be written: a step whose
   // transition is not durable must not be followed by its side effect.
@@ -139,10 +167,14 @@ class Rotator::Run {
   }
   void Audit(const std::string& action, const std::string& outcome, const std::string& key_id,
              const std::string& request_id, const std::string& detail) {
+    Audit(record_, action, outcome, key_id, request_id, detail);
+  }
+  void Audit(const RotationRecord& record, const std::string& action, const std::string& outcome,
+             const std::string& key_id, const std::string& request_id, const std::string& detail) {
     if (opts_.dry_run) return;
     AuditRecord a;
     a.time = Now();
-    a.rotation_id = record_.id;
+    a.rotation_id = record.id;
     a.account = out_.account;
     a.user = user();
     a.action = action;
@@ -157,8 +189,11 @@ class Rotator::Run {
     std::string what = names_target ? detail : key_id;
     out_.actions.push_back(action + (what.empty() ? "" : " " + what));
   }
-  void Owe(notify::EventKind kind) { record_.pending_events.push_back(notify::EventName(kind)); }
-  void DrainEvents();
+  void Owe(notify::EventKind kind) { record_.pending_events.push_back(kind); }
+  // Sends what `record` owes to the notifiers it recorded (its own, whatever
+  // today's options say), keeps what could not be delivered, and saves it.
+  void DrainEvents(RotationRecord& record);
+  void DrainEvents() { DrainEvents(record_); }
   // The new key's secret: in memory since this run created it, else unsealed.
   Result<Secret> NewSecret();
   destinations::KeyHandoff Handoff(const Secret& secret) const {
@@ -177,8 +212,8 @@ class Rotator::Run {
   RotationRecord record_;
   bool resumed_ = false;
   std::optional<Secret> new_secret_;
-  std::vector<std::unique_ptr<notify::Notifier>> notifiers_;
-  bool notifiers_made_ = false;
+  // Notifiers by spec, made once per run: the notifier, or why it could not be made.
+  std::map<std::string, Result<std::unique_ptr<notify::Notifier>>> notifiers_;
 };
 
 UserOutcome Rotator::Run::Go() {
@@ -196,19 +231,19 @@ UserOutcome Rotator::Run::Go() {
   if (!lock.ok()) return Stop(Outcome::kFailed, lock.status().ToString()), out_;
   if (!*lock) return Stop(Outcome::kLocked, "another keyrotor is working on this user"), out_;
 
-  // Notifications a finished rotation still owes (the process died between
-  // its last transition and sending them).
+  // Notifications finished rotations still owe (their notifier was down, or
+  // the process died between the last transition and sending them).
   if (!opts_.dry_run) {
     Result<std::vector<RotationRecord>> past = r_.journal_->Rotations(out_.account, user());
     if (past.ok()) {
       for (RotationRecord& rec : *past) {
         if (IsTerminal(rec.state) && !rec.pending_events.empty()) {
-          record_ = std::move(rec);
-          DrainEvents();
+          DrainEvents(rec);
+          out_.notifications_owed.insert(out_.notifications_owed.end(), rec.pending_events.begin(),
+                                         rec.pending_events.end());
         }
       }
     }
-    record_ = RotationRecord();
   }
 
   Result<std::optional<RotationRecord>> open = r_.journal_->OpenRotation(out_.account, user());
@@ -240,6 +275,13 @@ UserOutcome Rotator::Run::Go() {
   if (!record_.id.empty()) {
     out_.old_key_id = record_.old_key_id;
     out_.new_key_id = record_.new_key_id;
+    if (!opts_.dry_run) {
+      out_.notifications_owed.insert(out_.notifications_owed.end(), record_.pending_events.begin(),
+                                     record_.pending_events.end());
+    }
+    for (const DestinationProgress& d : record_.destinations) {
+      if (d.step == Step::kNeedsAttention) out_.needs_attention.push_back(d.spec);
+    }
     if (!out_.oldest_active_key_created) {
       // The old key stays active until its deactivation; after that the new one is the oldest.
       bool old_active = record_.state == RotationState::kPlanned || record_.state == RotationState::kKeyCreated ||
@@ -650,6 +692,7 @@ bool Rotator::Run::BeginRollback(const Status& why) {
 bool Rotator::Run::StepRollingBack() {
   if (opts_.dry_run) return Would("finish abandoning rotation " + record_.id);
   destinations::KeyHandoff handoff = Handoff(Secret());
+  std::string retry;  // why this run stops before deleting the new key
   for (size_t n = record_.destinations.size(); n > 0; --n) {
     size_t i = n - 1;
     DestinationProgress& d = record_.destinations[i];
@@ -662,15 +705,35 @@ bool Rotator::Run::StepRollingBack() {
     // FailedPrecondition: the destination holds a key newer than this
     // rotation's (someone wrote it since); it is not ours to take back.
     bool superseded = restored.code() == StatusCode::kFailedPrecondition;
-    Audit("restore", restored.ok() ? "ok" : superseded ? "skipped" : "failed", record_.new_key_id, "",
-          d.spec + (restored.ok() ? "" : ": " + restored.ToString()));
-    if (!restored.ok() && !superseded) return Fail(restored.WithContext("restoring " + d.spec + " (will retry)"));
-    d.step = Step::kRestored;
+    if (restored.ok() || superseded) {
+      Audit("restore", restored.ok() ? "ok" : "skipped", record_.new_key_id, "",
+            d.spec + (restored.ok() ? "" : ": " + restored.ToString()));
+      d.step = Step::kRestored;
+    } else if (MayPass(restored) && ++d.restore_attempts < kMaxRestoreAttempts) {
+      std::string attempt = "attempt " + std::to_string(d.restore_attempts) + " of " +
+                            std::to_string(kMaxRestoreAttempts) + "; will retry";
+      Audit("restore", "failed", record_.new_key_id, "", d.spec + ": " + restored.ToString() + " (" + attempt + ")");
+      if (retry.empty()) retry = "restoring " + d.spec + " (" + attempt + "): " + restored.ToString();
+    } else {
+      // Given up: the new key is deleted all the same (below), so the user is
+      // not left with a key nobody holds and its secret leaves the journal.
+      d.step = Step::kNeedsAttention;
+      std::string note = d.spec + " could not be restored and needs attention (it may still hold abandoned key " +
+                         record_.new_key_id + ", which is deleted): " + restored.ToString();
+      Audit("restore", "failed", record_.new_key_id, "", note);
+      record_.last_error += "; " + note;
+      // The owners hear of it, even if they were told of the failure already.
+      if (std::find(record_.pending_events.begin(), record_.pending_events.end(),
+                    notify::EventKind::kRotationFailed) == record_.pending_events.end()) {
+        Owe(notify::EventKind::kRotationFailed);
+      }
+    }
     if (!SaveOrStop()) return false;
   }
+  if (!retry.empty()) return RetryLater(retry);
   if (!record_.new_key_id.empty()) {
     Status deleted = DeleteKey(*iam_, user(), record_.new_key_id);
-    if (!deleted.ok()) return Fail(deleted.WithContext("deleting the abandoned new key (will retry)"));
+    if (!deleted.ok()) return RetryLater(deleted.WithContext("deleting the abandoned new key (will retry)").ToString());
     Audit("delete_new", "ok", record_.new_key_id, iam_->last_request_id(), "abandoned");
   }
   record_.state = RotationState::kRolledBack;
@@ -682,44 +745,44 @@ bool Rotator::Run::StepRollingBack() {
   return true;
 }
 
-void Rotator::Run::DrainEvents() {
-  if (record_.pending_events.empty() || opts_.dry_run) return;
-  if (!notifiers_made_) {
-    notifiers_made_ = true;
-    for (const std::string& spec : record_.notify) {
-      Result<std::unique_ptr<notify::Notifier>> n = notify::MakeNotifier(spec, r_.admin_, opts_.notifier_options);
-      if (n.ok()) {
-        notifiers_.push_back(std::move(n).value());
-      } else {
-        Audit("notify", "failed", "", "", n.status().ToString());
+void Rotator::Run::DrainEvents(RotationRecord& record) {
+  if (record.pending_events.empty() || opts_.dry_run) return;
+  std::vector<notify::EventKind> still_owed;
+  for (notify::EventKind kind : record.pending_events) {
+    notify::Event event;
+    event.kind = kind;
+    event.time = Now();
+    event.rotation_id = record.id;
+    event.account = record.account;
+    event.user = record.user;
+    event.new_access_key_id = record.new_key_id;
+    event.old_access_key_id = record.old_key_id;
+    event.message = kind == notify::EventKind::kRotationFailed || kind == notify::EventKind::kStepDeferred
+                        ? record.last_error
+                        : "";
+    const std::string name = notify::EventName(kind);
+    bool delivered = true;
+    for (const std::string& spec : record.notify) {
+      auto made = notifiers_.find(spec);
+      if (made == notifiers_.end()) {
+        made = notifiers_.emplace(spec, notify::MakeNotifier(spec, r_.admin_, opts_.notifier_options)).first;
+      }
+      // A notifier that cannot be made is a failed delivery, not a skipped
+      // one: the event stays owed. Its error quotes no secret part of the spec.
+      Status s = made->second.ok() ? (*made->second)->Notify(event) : made->second.status();
+      std::string detail = name + (made->second.ok() ? " -> " + (*made->second)->Describe() : std::string()) +
+                           (s.ok() ? "" : ": " + s.ToString());
+      Audit(record, "notify", s.ok() ? "ok" : "failed", "", "", detail);
+      if (!s.ok()) {
+        delivered = false;
+        ++out_.notification_failures;
+        out_.notification_error = detail;
       }
     }
+    if (!delivered) still_owed.push_back(kind);
   }
-  std::vector<std::string> still_owed;
-  for (const std::string& name : record_.pending_events) {
-    Result<notify::EventKind> kind = notify::ParseEventName(name);
-    if (!kind.ok()) continue;
-    notify::Event event;
-    event.kind = *kind;
-    event.time = Now();
-    event.rotation_id = record_.id;
-    event.account = record_.account;
-    event.user = record_.user;
-    event.new_access_key_id = record_.new_key_id;
-    event.old_access_key_id = record_.old_key_id;
-    event.message = *kind == notify::EventKind::kRotationFailed || *kind == notify::EventKind::kStepDeferred
-                        ? record_.last_error
-                        : "";
-    bool delivered = true;
-    for (auto& n : notifiers_) {
-      Status s = n->Notify(event);
-      Audit("notify", s.ok() ? "ok" : "failed", "", "", name + " -> " + n->Describe() + (s.ok() ? "" : ": " + s.ToString()));
-      delivered = delivered && s.ok();
-    }
-    if (!delivered) still_owed.push_back(name);
-  }
-  record_.pending_events = std::move(still_owed);
-  (void)Save();
+  record.pending_events = std::move(still_owed);
+  (void)Save(record);
 }
 
 Status ValidateEngineOptions(const EngineOptions& options, const aws::ClientFactory& admin) {

@@ -89,6 +89,15 @@ struct UserOutcome {
   std::string new_key_id;
   std::vector<std::string> actions;  // what was done (or would be, in a dry run), in order
   std::string message;               // never a secret
+  // Destinations an abandoned rotation could not restore: they may still hold
+  // the abandoned key (deleted all the same) and need a person.
+  std::vector<std::string> needs_attention;
+  // Notifications this user's rotations still owe after the run: later runs
+  // retry them. `notification_failures` counts this run's failed deliveries
+  // (one per event and notifier); `notification_error` is the last one.
+  std::vector<notify::EventKind> notifications_owed;
+  int notification_failures = 0;
+  std::string notification_error;  // "key_created -> sns:ARN: ..."; never a secret
   std::optional<TimePoint> next_step_at;
   // When the user's oldest active key was created, as this run saw it (for
   // key-age metrics); unset when the run did not learn it.
@@ -97,7 +106,8 @@ struct UserOutcome {
 };
 std::string ResultName(UserOutcome::Result result);  // "not_due", "progressed", ...
 // {"user", "account", "result", "state", "rotation_id", "old_access_key_id",
-//  "new_access_key_id", "actions", "message", "next_step_at"?}: never a secret.
+//  "new_access_key_id", "actions", "message", "needs_attention", "notifications_owed",
+//  "notification_failures", "notification_error", "next_step_at"?}: never a secret.
 nlohmann::json OutcomeToJson(const UserOutcome& outcome);
 
 // Checks every destination and notifier spec (with {user} and {account}

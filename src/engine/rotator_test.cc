@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "base/crypto.h"
@@ -385,6 +386,159 @@ TEST_F(RotatorTest, FailedDestinationRestoresTheEarlierOnesAndDeletesTheNewKey) 
   ExpectNowhere(old.secret);
 }
 
+// Writes an executable shell script into the test's directory.
+std::string WriteScript(const std::string& path, const std::string& body) {
+  EXPECT_TRUE(AtomicWriteFile(path, "#!/bin/sh\n" + body, {0700, false}).ok());
+  return path;
+}
+
+// The second destination of the rollback tests: refuses every new key (exit
+// 1) and reverts cleanly (exit 0), so the rotation is abandoned after the
+// first destination took the key.
+constexpr char kRefusingProgram[] = "case \"$(cat)\" in *'\"event\":\"rollback\"'*) exit 0;; esac\nexit 1\n";
+
+// The first destination takes the key, then its program disappears: the
+// rollback cannot restore it. The new key is deleted all the same (nothing
+// holds it any more that we could reach), the sealed secrets are wiped, and
+// the destination is reported as needing attention everywhere a person looks.
+TEST_F(RotatorTest, ARollbackThatCannotRestoreADestinationStillDeletesTheNewKey) {
+  auto old = world_.UserWithKey("xena", 100 * kDay);
+  std::string topic = CreateTopic();
+  std::string vanishing = WriteScript(world_.dir + "/vanishing.sh", "cat > /dev/null\nrm -f \"$0\"\n");
+  std::string refusing = WriteScript(world_.dir + "/refusing.sh", kRefusingProgram);
+  options_.destinations = {"exec:" + vanishing, "exec:" + refusing};
+  options_.notify = {"sns:" + topic};
+  options_.destination_options.exec_env = {{"PATH", "/usr/bin:/bin"}};
+
+  UserOutcome o = Rotate("xena");
+  EXPECT_EQ(o.result, Outcome::kRolledBack) << o.message;
+  EXPECT_EQ(o.state, "rolled_back");
+  EXPECT_NE(o.message.find("needs attention"), std::string::npos) << o.message;
+  EXPECT_NE(o.message.find("exec:" + vanishing), std::string::npos) << o.message;
+  EXPECT_EQ(OutcomeToJson(o)["needs_attention"], nlohmann::json::array({"exec:" + vanishing}));
+  // Only the old key is left, active.
+  auto keys = Keys("xena");
+  ASSERT_EQ(keys.size(), 1u);
+  EXPECT_EQ(keys[0].access_key_id, old.access_key_id);
+  EXPECT_TRUE(keys[0].active);
+  EXPECT_FALSE(world_.sandbox->GetKey(o.new_key_id));
+  // Finished: nothing open, no sealed secret left, the journal names the destination.
+  EXPECT_FALSE(world_.journal->OpenRotation(o.account, "xena").value());
+  auto rotations = world_.journal->Rotations(o.account, "xena").value();
+  ASSERT_EQ(rotations.size(), 1u);
+  nlohmann::json record = RotationToJson(rotations[0]);
+  EXPECT_EQ(record["destinations"][0]["step"], "needs_attention") << record.dump();
+  EXPECT_EQ(record["destinations"][1]["step"], "restored") << record.dump();
+  for (const char* slot : {"new_secret", "undo/0", "undo/1"}) {
+    EXPECT_FALSE(world_.journal->GetSealed(rotations[0].id, slot).value()) << slot;
+  }
+  bool audited = false;
+  for (const auto& a : Audit("xena")) {
+    audited |= a.action == "restore" && a.outcome == "failed" && a.detail.find("needs attention") != std::string::npos &&
+               a.detail.find("exec:" + vanishing) != std::string::npos;
+  }
+  EXPECT_TRUE(audited);
+  std::vector<std::string> actions = Actions("xena");
+  EXPECT_NE(std::find(actions.begin(), actions.end(), "delete_new"), actions.end());
+  // The owners hear of it once, with the destination named.
+  auto messages = world_.sandbox->PublishedMessages(topic);
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_NE(messages[0].message.find("rotation_failed"), std::string::npos);
+  EXPECT_NE(messages[0].message.find("needs attention"), std::string::npos) << messages[0].message;
+  EXPECT_NE(messages[0].message.find(vanishing), std::string::npos);
+
+  // The next run starts afresh instead of retrying the rollback.
+  StepOverrides force;
+  force.force_rotate = true;
+  std::string again = WriteScript(vanishing, "cat > /dev/null\n");
+  options_.destinations = {"exec:" + again};
+  EXPECT_EQ(Rotate("xena", force).state, "stored");
+}
+
+// A restore that fails in a way that may pass (a program that times out, a
+// network error) is retried by the next runs, the new key kept meanwhile; after
+// the third attempt the destination is given up and the new key deleted.
+TEST_F(RotatorTest, ATransientRestoreFailureIsRetriedThenGivenUp) {
+  std::string slow = world_.dir + "/slow-{user}.sh";
+  for (const char* user : {"yuri", "zoe"}) {
+    world_.UserWithKey(user, 100 * kDay);
+    // Takes the key; hangs on the rollback until "$0.ok" exists.
+    WriteScript(world_.dir + "/slow-" + user + ".sh",
+                "case \"$(cat)\" in *'\"event\":\"rollback\"'*) [ -f \"$0.ok\" ] && exit 0; sleep 30;; esac\n");
+  }
+  std::string refusing = WriteScript(world_.dir + "/refusing.sh", kRefusingProgram);
+  options_.destinations = {"exec:" + slow, "exec:" + refusing};
+  options_.destination_options.exec_env = {{"PATH", "/usr/bin:/bin"}};
+  options_.destination_options.exec_timeout = std::chrono::milliseconds(300);
+
+  for (const char* user : {"yuri", "zoe"}) {
+    UserOutcome first = Rotate(user);
+    EXPECT_EQ(first.result, Outcome::kFailed) << first.message;
+    EXPECT_EQ(first.state, "rolling_back");
+    EXPECT_NE(first.message.find("will retry"), std::string::npos) << first.message;
+    EXPECT_EQ(Keys(user).size(), 2u);  // kept while the restore may still succeed
+  }
+  // yuri's program recovers: restored, new key deleted, nothing needs attention.
+  ASSERT_TRUE(AtomicWriteFile(world_.dir + "/slow-yuri.sh.ok", "").ok());
+  UserOutcome yuri = Rotate("yuri");
+  EXPECT_EQ(yuri.result, Outcome::kRolledBack) << yuri.message;
+  EXPECT_EQ(Keys("yuri").size(), 1u);
+  EXPECT_EQ(yuri.message.find("needs attention"), std::string::npos) << yuri.message;
+  EXPECT_TRUE(OutcomeToJson(yuri)["needs_attention"].empty());
+
+  // zoe's never does: the third attempt gives up on it.
+  UserOutcome second = Rotate("zoe");
+  EXPECT_EQ(second.result, Outcome::kFailed) << second.message;
+  EXPECT_EQ(Keys("zoe").size(), 2u);
+  UserOutcome third = Rotate("zoe");
+  EXPECT_EQ(third.result, Outcome::kRolledBack) << third.message;
+  EXPECT_NE(third.message.find("needs attention"), std::string::npos) << third.message;
+  EXPECT_EQ(Keys("zoe").size(), 1u);
+  EXPECT_FALSE(world_.journal->OpenRotation(third.account, "zoe").value());
+}
+
+// Two finished rotations of one user, each with its own notifier, both still
+// owing their events: each event goes to its own rotation's notifier only.
+TEST_F(RotatorTest, OwedEventsGoToTheNotifiersOfTheirOwnRotation) {
+  world_.UserWithKey("tess", 100 * kDay);
+  options_.policy.mode = RotationMode::kImmediate;
+  std::string account = *Rotator(world_.Clients(), world_.journal.get(), options_).Account();
+  // Topics that do not exist yet: every publish fails until they are created.
+  std::string topic_a = "arn:aws:sns:us-east-1:" + account + ":owed-a";
+  std::string topic_b = "arn:aws:sns:us-east-1:" + account + ":owed-b";
+  options_.notify = {"sns:" + topic_a};
+  UserOutcome first = Rotate("tess");
+  ASSERT_EQ(first.result, Outcome::kCompleted) << first.message;
+  StepOverrides force;
+  force.force_rotate = true;
+  options_.notify = {"sns:" + topic_b};
+  UserOutcome second = Rotate("tess", force);
+  ASSERT_EQ(second.result, Outcome::kCompleted) << second.message;
+  ASSERT_NE(first.rotation_id, second.rotation_id);
+
+  ASSERT_EQ(world_.Clients().Sns()->CreateTopic("owed-a").value(), topic_a);
+  ASSERT_EQ(world_.Clients().Sns()->CreateTopic("owed-b").value(), topic_b);
+  options_.notify = {};
+  Rotate("tess");  // nothing due; the owed events go out
+
+  auto received = [&](const std::string& topic) {
+    std::vector<std::pair<std::string, std::string>> out;  // (rotation_id, event)
+    for (const auto& m : world_.sandbox->PublishedMessages(topic)) {
+      nlohmann::json j = nlohmann::json::parse(m.message.substr(m.message.find("\n\n{") + 2));
+      out.emplace_back(j["rotation_id"].get<std::string>(), j["event"].get<std::string>());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  using Events = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(received(topic_a), (Events{{first.rotation_id, "key_created"}, {first.rotation_id, "old_key_deleted"}}));
+  EXPECT_EQ(received(topic_b), (Events{{second.rotation_id, "key_created"}, {second.rotation_id, "old_key_deleted"}}));
+  std::vector<RotationRecord> rotations = world_.journal->Rotations(first.account, "tess").value();
+  for (const RotationRecord& r : rotations) {
+    EXPECT_TRUE(r.pending_events.empty()) << r.id;
+  }
+}
+
 // Someone deleted the new key after the hand-over: the old key, the only one
 // left, is never retired; the owners hear about it once.
 TEST_F(RotatorTest, NewKeyGoneKeepsTheOldKeyAndNotifiesOnce) {
@@ -426,7 +580,7 @@ TEST_F(RotatorTest, UndeliveredNotificationsAreOwedAndRetried) {
   EXPECT_FALSE(ReadFile(hook + ".log").ok());  // not delivered
   auto open = world_.journal->OpenRotation(first.account, "sara");
   ASSERT_TRUE(open.ok() && open->has_value());
-  EXPECT_EQ((*open)->pending_events, std::vector<std::string>{"key_created"});
+  EXPECT_EQ((*open)->pending_events, std::vector<notify::EventKind>{notify::EventKind::kKeyCreated});
 
   world_.clock.Advance(kDay);
   Rotate("sara");  // nothing due, but the owed event goes out

@@ -50,7 +50,7 @@ RotationRecord FullRecord(const std::string& id, const std::string& user, int64_
   r.destinations = {{"secretsmanager:app/key", DestinationProgress::Step::kWritten},
                     {"credentials-file:default", DestinationProgress::Step::kSnapshotted}};
   r.notify = {"sns:arn:aws:sns:us-east-1:123456789012:rotations"};
-  r.pending_events = {"key_created", "stored"};
+  r.pending_events = {notify::EventKind::kKeyCreated, notify::EventKind::kOldKeyDeleted};
   return r;
 }
 

@@ -46,6 +46,7 @@ void FleetMetrics::RunStarted() {
 void FleetMetrics::OnResult(const UserResult& r) {
   std::lock_guard<std::mutex> lock(mu_);
   ++users_by_result_[engine::ResultName(r.outcome.result)];
+  notification_failures_ += static_cast<uint64_t>(r.outcome.notification_failures);
   if (r.outcome.oldest_active_key_created) {
     ages_in_run_.push_back(
         std::chrono::duration<double>(clock_->Now() - *r.outcome.oldest_active_key_created).count() / 86400.0);
@@ -120,7 +121,8 @@ std::string FleetMetrics::RenderPrometheus() const {
   head("keyrotor_last_run_timestamp_seconds", "gauge", "When the last fleet run finished (Unix time); 0 before the first.");
   out += fmt::format("keyrotor_last_run_timestamp_seconds {:.3f}\n",
                      last_run_finished_ ? Seconds(*last_run_finished_) : 0.0);
-  head("keyrotor_last_run_success", "gauge", "1 when the last fleet run had no failed user or account, else 0.");
+  head("keyrotor_last_run_success", "gauge",
+       "1 when the last fleet run had no failed user or account and owed no notification, else 0.");
   out += fmt::format("keyrotor_last_run_success {}\n", last_summary_ && last_summary_->ok() ? 1 : 0);
   head("keyrotor_last_run_duration_seconds", "gauge", "Wall time of the last fleet run.");
   out += fmt::format("keyrotor_last_run_duration_seconds {:.3f}\n",
@@ -128,6 +130,12 @@ std::string FleetMetrics::RenderPrometheus() const {
                                    : 0.0);
   head("keyrotor_last_run_failed_users", "gauge", "Users that failed or were rolled back in the last fleet run.");
   out += fmt::format("keyrotor_last_run_failed_users {}\n", last_summary_ ? last_summary_->failed_users : 0);
+  head("keyrotor_notifications_owed", "gauge",
+       "Notifications the users' rotations still owed after the last fleet run (retried by the next run).");
+  out += fmt::format("keyrotor_notifications_owed {}\n", last_summary_ ? last_summary_->notifications_owed : 0);
+  head("keyrotor_notification_failures_total", "counter",
+       "Notification deliveries that failed (one per event and notifier), over the process's life.");
+  out += fmt::format("keyrotor_notification_failures_total {}\n", notification_failures_);
   head("keyrotor_run_in_progress", "gauge", "1 while a fleet run is in progress.");
   out += fmt::format("keyrotor_run_in_progress {}\n", running_ ? 1 : 0);
   head("keyrotor_next_run_timestamp_seconds", "gauge", "When the next scheduled run starts (Unix time).");
@@ -152,6 +160,7 @@ nlohmann::json FleetMetrics::Health() const {
                      {"ok", last_summary_->ok()},
                      {"users", last_summary_->users},
                      {"failed_users", last_summary_->failed_users},
+                     {"notifications_owed", last_summary_->notifications_owed},
                      {"interrupted", last_summary_->interrupted}};
   }
   return j;

@@ -1,6 +1,7 @@
 // What `keyrotor daemon` exposes on /metrics (Prometheus text format 0.0.4)
 // and /healthz: rotations by outcome, the key-age histogram of the last run,
-// when the last run happened and how it ended, the next run, reloads.
+// when the last run happened and how it ended, notifications owed and failed
+// deliveries, the next run, reloads.
 #pragma once
 
 #include <cstdint>
@@ -42,6 +43,7 @@ class FleetMetrics {
   mutable std::mutex mu_;
   std::map<std::string, uint64_t> users_by_result_;  // counter, over the process's life
   std::map<std::string, uint64_t> runs_by_result_;   // "ok" / "failed" / "interrupted"
+  uint64_t notification_failures_ = 0;               // counter: failed deliveries, over the process's life
   // Key ages seen by the run in progress, and the histogram of the last finished run.
   std::vector<double> ages_in_run_;
   std::vector<uint64_t> age_buckets_;  // cumulative counts per kKeyAgeBucketsDays, then +Inf

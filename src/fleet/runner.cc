@@ -34,6 +34,8 @@ nlohmann::json RunSummary::ToJson() const {
           {"failed_accounts", failed_accounts()},
           {"not_started", not_started},
           {"interrupted", interrupted},
+          {"notifications_owed", notifications_owed},
+          {"notification_failures", notification_failures},
           {"accounts", std::move(accts)}};
 }
 
@@ -154,6 +156,8 @@ RunSummary FleetRunner::Run(const RunOptions& options) {
       ++summary.users;
       ++summary.results[engine::ResultName(result.outcome.result)];
       if (result.outcome.failed()) ++summary.failed_users;
+      summary.notifications_owed += result.outcome.notifications_owed.size();
+      summary.notification_failures += static_cast<size_t>(result.outcome.notification_failures);
       if (options.on_result) options.on_result(result);
     }
   };

@@ -52,13 +52,17 @@ struct RunSummary {
   size_t failed_users = 0;                // failed or rolled back
   size_t not_started = 0;                 // left by a stop request
   bool interrupted = false;
+  size_t notifications_owed = 0;     // events the users' rotations still owe after the run
+  size_t notification_failures = 0;  // deliveries that failed during the run
 
   size_t failed_accounts() const;
-  // No user failed and every account could be worked on. Users another
-  // keyrotor holds (locked) are not failures: that instance is on them.
-  bool ok() const { return failed_users == 0 && failed_accounts() == 0; }
+  // No user failed, every account could be worked on, and no notification is
+  // owed (their owners must hear of the rotations). Users another keyrotor
+  // holds (locked) are not failures: that instance is on them.
+  bool ok() const { return failed_users == 0 && failed_accounts() == 0 && notifications_owed == 0; }
   // {"started","finished","wall_seconds","plan","users","results":{...},"failed_users",
-  //  "not_started","interrupted","accounts":[{"name","id","selected","error"?}]}
+  //  "failed_accounts","not_started","interrupted","notifications_owed","notification_failures",
+  //  "accounts":[{"name","id","selected","error"?}]}
   nlohmann::json ToJson() const;
 };
 

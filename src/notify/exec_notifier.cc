@@ -35,6 +35,9 @@ class ExecNotifier : public Notifier {
 Result<std::unique_ptr<Notifier>> MakeExecNotifier(std::string_view command, const NotifierOptions& options) {
   KR_ASSIGN_OR_RETURN(std::vector<std::string> argv, SplitCommandLine(command));
   if (argv.empty()) return Status::InvalidArgument("--notify exec: needs a program (exec:PROGRAM [ARGS...])");
+  if (Result<std::string> exe = FindExecutable(argv.front(), options.exec_env); !exe.ok()) {
+    return Status::InvalidArgument("--notify 'exec:" + std::string(command) + "': " + exe.status().message());
+  }
   return std::unique_ptr<Notifier>(std::make_unique<ExecNotifier>(std::string(command), std::move(argv), options));
 }
 

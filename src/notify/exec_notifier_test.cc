@@ -69,9 +69,17 @@ TEST_F(ExecNotifierTest, NonZeroExitIsAnError) {
   EXPECT_NE(s.message().find("exited with status 3: chat is down"), std::string::npos) << s.ToString();
 }
 
-TEST_F(ExecNotifierTest, MissingProgramIsNotFoundAtNotify) {
-  auto notifier = Make("exec:" + dir_ + "/absent");
+TEST_F(ExecNotifierTest, MissingProgramIsRefusedAtParseAndNotFoundAtNotify) {
+  Result<std::unique_ptr<Notifier>> absent =
+      MakeNotifier("exec:" + dir_ + "/absent", testing::SandboxClients("http://127.0.0.1:1", nullptr), options_);
+  ASSERT_FALSE(absent.ok());
+  EXPECT_EQ(absent.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(absent.status().message().find(dir_ + "/absent"), std::string::npos) << absent.status().ToString();
+  // Removed after the spec was checked: the delivery fails, NotFound.
+  std::string script = Script("cat >/dev/null\n");
+  auto notifier = Make("exec:" + script);
   ASSERT_NE(notifier, nullptr);
+  std::filesystem::remove(script);
   EXPECT_TRUE(notifier->Notify(event_).IsNotFound());
 }
 

@@ -438,6 +438,43 @@ TEST_F(FleetCliTest, DaemonRunsServesMetricsReloadsOnSighupAndStopsOnSigterm) {
   ExpectNoSecretInOutputs();
 }
 
+// A notification that cannot be delivered (its topic does not exist yet) is
+// in each user's line and in the summary, and fails the run; the next run,
+// once the topic exists, delivers it and clears it.
+TEST_F(FleetCliTest, OwedNotificationsShowInTheRunAndItsExitStatusUntilDelivered) {
+  Seed(4);
+  const std::string topic = "arn:aws:sns:us-east-1:123456789012:not-yet";
+  std::string config = WriteConfig("[policy]\nnotify = \"sns:" + topic +
+                                   "\"\n[[selection]]\nuser_regex = \"^svc-\"\nto = \"secretsmanager:keys/{user}\"\n");
+  ProcessResult r = Run({"run", "--config", config, "--json"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  RunOutput first = ParseRun(r.out);
+  ASSERT_EQ(first.users.size(), 4u) << r.out;
+  for (const auto& u : first.users) {
+    EXPECT_EQ(u["result"], "progressed") << u.dump();  // the rotations themselves went on
+    EXPECT_EQ(u["notifications_owed"], nlohmann::json::array({"key_created"})) << u.dump();
+    EXPECT_EQ(u["notification_failures"], 1) << u.dump();
+  }
+  EXPECT_EQ(first.summary["failed_users"], 0) << first.summary.dump();
+  EXPECT_EQ(first.summary["notifications_owed"], 4) << first.summary.dump();
+  EXPECT_EQ(first.summary["notification_failures"], 4) << first.summary.dump();
+  EXPECT_TRUE(sb().PublishedMessages(topic).empty());
+
+  ASSERT_EQ(*Admin().Sns()->CreateTopic("not-yet"), topic);
+  r = Run({"run", "--config", config, "--json"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  RunOutput second = ParseRun(r.out);
+  ASSERT_EQ(second.users.size(), 4u) << r.out;
+  for (const auto& u : second.users) {
+    EXPECT_EQ(u["result"], "not_due") << u.dump();
+    EXPECT_EQ(u["notifications_owed"], nlohmann::json::array()) << u.dump();
+  }
+  EXPECT_EQ(second.summary["notifications_owed"], 0) << second.summary.dump();
+  EXPECT_EQ(second.summary["notification_failures"], 0) << second.summary.dump();
+  EXPECT_EQ(sb().PublishedMessages(topic).size(), 4u);
+  ExpectNoSecretInOutputs();
+}
+
 TEST_F(FleetCliTest, DaemonServesMetricsOnLoopbackOnly) {
   std::string config = WriteConfig("[[selection]]\nall_users = true\n");
   ProcessResult r = Run({"daemon", "--config", config, "--metrics-listen", "0.0.0.0:9464"}, 30);

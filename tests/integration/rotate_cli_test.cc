@@ -205,6 +205,55 @@ TEST_F(RotateCliTest, StateDirectoriesAreCreated0700WhateverTheUmask) {
   }
 }
 
+// An exec: destination whose program is missing, or not executable, is a bad
+// spec: refused before any key is created.
+TEST_F(RotateCliTest, AnExecDestinationThatCannotRunIsRefusedUpFront) {
+  std::string old_key = NewUser("app");
+  ASSERT_TRUE(AtomicWriteFile(dir_ + "/not-executable.sh", "#!/bin/sh\nexit 0\n", {0600, false}).ok());
+  for (std::string spec : {"exec:" + dir_ + "/missing.sh", "exec:" + dir_ + "/not-executable.sh", "exec:" + dir_,
+                           std::string("exec:keyrotor-no-such-program-on-path")}) {
+    ProcessResult r = Run({"rotate", "--user", "app", "--force", "--to", spec});
+    EXPECT_EQ(r.exit_code, 2) << spec << ": " << r.out << r.err;
+    EXPECT_NE(r.err.find(spec), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(sb().KeyCount("app"), 1u);
+  EXPECT_TRUE(sb().GetKey(old_key)->active);
+}
+
+// A notification that cannot be delivered (the topic does not exist yet) is
+// shown, fails the run, and goes out on a later run.
+TEST_F(RotateCliTest, AnOwedNotificationIsShownFailsTheRunAndIsDeliveredLater) {
+  NewUser("app");
+  const std::string topic = "arn:aws:sns:us-east-1:123456789012:not-yet";
+  ProcessResult r = Run({"rotate", "--user", "app", "--to", "secretsmanager:apps/{user}", "--notify", "sns:" + topic});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("progressed"), std::string::npos) << r.out;  // the rotation itself went on
+  EXPECT_NE(r.out.find("notification owed: key_created"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("sns:" + topic), std::string::npos) << r.out;  // which notifier failed
+  EXPECT_EQ(sb().KeyCount("app"), 2u);
+
+  // Still owed: said again, in JSON too, by a run with nothing else to do.
+  r = Run({"rotate", "--user", "app", "--json"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["result"], "not_due");
+  EXPECT_EQ(j["notifications_owed"], nlohmann::json::array({"key_created"})) << r.out;
+  EXPECT_EQ(j["notification_failures"], 1) << r.out;
+
+  ASSERT_EQ(*Admin().Sns()->CreateTopic("not-yet"), topic);
+  r = Run({"rotate", "--user", "app", "--json"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["notifications_owed"], nlohmann::json::array()) << r.out;
+  EXPECT_EQ(j["notification_failures"], 0) << r.out;
+  ASSERT_EQ(sb().PublishedMessages(topic).size(), 1u);
+  EXPECT_NE(sb().PublishedMessages(topic)[0].message.find("key_created"), std::string::npos);
+  // Delivered once: a further run sends nothing.
+  EXPECT_EQ(Run({"rotate", "--user", "app"}).exit_code, 0);
+  EXPECT_EQ(sb().PublishedMessages(topic).size(), 1u);
+  ExpectNoSecretInOutputs();
+}
+
 // The classic Lambda's three events, one after the other, twice.
 TEST_F(RotateCliTest, ClassicEventsCreateDeactivateDelete) {
   std::string k0 = NewUser("legacy");
