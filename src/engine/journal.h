@@ -4,8 +4,10 @@
 // The engine writes each transition here *before* its side effect, so a
 // process killed at any instant resumes from the journal. A new key's secret
 // is kept only sealed (base/seal.h), and only until every destination holds
-// it. Implementations: SQLite (sqlite_journal.h, one machine) and, later,
-// PostgreSQL (several daemons side by side).
+// it. One implementation (sealing_journal.h) seals and opens every secret,
+// above a store that keeps records, audit and sealed boxes
+// (journal_store.h): SQLite (sqlite_journal.h, one machine) or PostgreSQL
+// (pg_journal.h, several daemons side by side).
 #pragma once
 
 #include <memory>

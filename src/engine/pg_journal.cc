@@ -16,10 +16,7 @@
 // and becomes a Status naming the database (password redacted).
 #include "engine/pg_journal.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <limits>
@@ -32,7 +29,7 @@
 
 #include "base/conninfo_redact.h"
 #include "base/crypto.h"
-#include "base/seal.h"
+#include "engine/sealing_journal.h"
 
 namespace keyrotor::engine {
 namespace {
@@ -48,12 +45,6 @@ constexpr int kMaxAttempts = 8;
 // in principle, but a collision among 2^64 values is not a practical concern.
 constexpr int64_t kSchemaLockKey = 0x4B52544A'00000001;
 constexpr int64_t kSealingKeyLockKey = 0x4B52544A'00000002;
-
-// Sealed with the journal's key into sealing_key_check on first use: a daemon
-// whose key file differs cannot open it and is refused before it seals a
-// secret that the other daemons could never read.
-constexpr std::string_view kKeyCheckPlaintext = "keyrotor sealing key check";
-constexpr std::string_view kKeyCheckContext = "keyrotor/sealing-key-check";
 
 // Everything in one schema, so the journal can share a database with other
 // applications and is removed with one DROP SCHEMA. Column names mirror the
@@ -120,11 +111,6 @@ Status ToStatus(const std::string& where, std::string_view what, const std::exce
   }
   if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) return Status::NetworkError(message);
   return Status::IoError(message);
-}
-
-bool FileExists(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 || errno != ENOENT;
 }
 
 // A 64-bit advisory lock key for one IAM user. Prefixed so that another
@@ -208,22 +194,25 @@ class PgUserLock : public UserLock {
   std::shared_ptr<HeldLocks> held_;
 };
 
-class PgJournal : public Journal {
+// The store under the journal (journal_store.h): it keeps sealed boxes as
+// opaque bytea and never sees a plaintext secret.
+class PgJournal : public JournalStore {
  public:
-  PgJournal(std::string url, std::string key_file)
-      : url_(std::move(url)), where_(RedactPostgresUrl(url_)), key_file_(std::move(key_file)) {}
+  explicit PgJournal(std::string url) : url_(std::move(url)), where_(RedactPostgresUrl(url_)) {}
 
   // Connects and creates or checks the schema.
   Status Init();
 
+  const std::string& where() const override { return where_; }
   Result<std::unique_ptr<UserLock>> TryLockUser(const std::string& account, const std::string& user) override;
-  Status Save(const RotationRecord& record, const SealedChanges& sealed) override;
+  Status Save(const RotationRecord& record, const BoxChanges& boxes) override;
   Result<std::optional<RotationRecord>> OpenRotation(const std::string& account, const std::string& user) override;
   Result<std::vector<RotationRecord>> Rotations(const std::string& account, const std::string& user) override;
   Result<std::vector<RotationRecord>> OpenRotations() override;
-  Result<std::optional<Secret>> GetSealed(const std::string& rotation_id, const std::string& slot) override;
+  Result<std::optional<std::string>> GetBox(const std::string& rotation_id, const std::string& slot) override;
   Status AppendAudit(const AuditRecord& record) override;
   Result<std::vector<AuditRecord>> ReadAudit(const AuditFilter& filter) override;
+  Status WithSealingKeyCheck(const KeyCheckBody& body) override;
 
  private:
   // Runs `body(connection)` (which may throw) on the main connection, with
@@ -271,19 +260,13 @@ class PgJournal : public Journal {
                                       " was lost (its session ended); not saving rotation " + record.id);
   }
 
-  // The sealing key, loaded (or created) on first use: a journal that never
-  // holds a secret never needs one. Called with mu_ held.
-  Result<const SealingKey*> Key();
-
   template <typename Query>
   Result<std::vector<RotationRecord>> QueryRotations(std::string_view what, Query query);
 
   const std::string url_;
   const std::string where_;  // url_ without its password, for messages
-  const std::string key_file_;
-  std::mutex mu_;  // guards connection_ and key_
+  std::mutex mu_;  // guards connection_
   std::unique_ptr<pqxx::connection> connection_;
-  std::optional<SealingKey> key_;
   std::shared_ptr<HeldLocks> held_locks_ = std::make_shared<HeldLocks>();
 };
 
@@ -317,51 +300,26 @@ Status PgJournal::Init() {
   return Status::Ok();
 }
 
-// Loaded inside a transaction holding an advisory lock, so that first use is
-// serialised across every daemon: exactly one seals the check box, and the
-// others then compare their key with it. A key file missing on a host whose
-// database already has a check box is not created: a fresh key there could
-// never open the boxes the other daemons seal.
-Result<const SealingKey*> PgJournal::Key() {
-  if (key_) return &*key_;
-  std::optional<SealingKey> loaded;
-  Status problem;
+// Inside a transaction holding an advisory lock, so that first use is
+// serialised across every daemon: exactly one stores the check box, and the
+// others then compare their key with it.
+Status PgJournal::WithSealingKeyCheck(const KeyCheckBody& body) {
+  std::lock_guard lock(mu_);
+  Status result;
   KR_RETURN_IF_ERROR(Run("check the sealing key", [&](pqxx::connection& c) {
-    loaded.reset();
-    problem = Status::Ok();
     pqxx::work t(c);
     t.exec_params("SELECT pg_advisory_xact_lock($1)", kSealingKeyLockKey);
     pqxx::result r = t.exec("SELECT box FROM keyrotor.sealing_key_check");
     std::optional<std::string> check;
     if (!r.empty()) check = pqxx::binarystring(r[0][0]).str();
-    if (check && !FileExists(key_file_)) {
-      problem = Status::FailedPrecondition(key_file_ + ": sealing key file missing, and " + where_ +
-                                           " already holds secrets sealed with a key from elsewhere: copy that "
-                                           "key file here (mode 0600)");
-      return;
-    }
-    auto key = SealingKey::LoadOrCreate(key_file_);
-    if (!key.ok()) {
-      problem = key.status();
-      return;
-    }
-    if (check) {
-      if (!key->Open(*check, kKeyCheckContext).ok()) {
-        problem = Status::FailedPrecondition(key_file_ + ": not the sealing key of " + where_ +
-                                             " (another daemon sealed its secrets with a different key file; every "
-                                             "daemon sharing the database needs the same one)");
-        return;
-      }
-    } else {
-      t.exec_params("INSERT INTO keyrotor.sealing_key_check(box) VALUES ($1)",
-                    pqxx::binarystring(key->Seal(kKeyCheckPlaintext, kKeyCheckContext)));
+    bool had_check = check.has_value();
+    result = body(&check);
+    if (result.ok() && !had_check && check) {
+      t.exec_params("INSERT INTO keyrotor.sealing_key_check(box) VALUES ($1)", pqxx::binarystring(*check));
       t.commit();
     }
-    loaded.emplace(std::move(key).value());
   }));
-  KR_RETURN_IF_ERROR(problem);
-  key_.emplace(std::move(*loaded));
-  return &*key_;
+  return result;
 }
 
 Result<std::unique_ptr<UserLock>> PgJournal::TryLockUser(const std::string& account, const std::string& user) {
@@ -383,23 +341,12 @@ Result<std::unique_ptr<UserLock>> PgJournal::TryLockUser(const std::string& acco
   }
 }
 
-Status PgJournal::Save(const RotationRecord& record, const SealedChanges& sealed) {
+Status PgJournal::Save(const RotationRecord& record, const BoxChanges& boxes) {
   if (record.id.empty()) return Status::InvalidArgument("rotation record has no id");
   // Checked before the transaction: a lock lost between this check and the
   // COMMIT is not noticed, a window of one round trip instead of a whole run.
   KR_RETURN_IF_ERROR(CheckLockStillHeld(record));
   std::lock_guard lock(mu_);
-  // Seal before the transaction: a missing or wrong key file fails the save
-  // without having written anything.
-  std::vector<std::pair<std::string, std::string>> boxes;
-  if (!sealed.put.empty()) {
-    KR_ASSIGN_OR_RETURN(const SealingKey* key, Key());
-    for (const auto& [slot, secret] : sealed.put) {
-      if (secret == nullptr) return Status::InvalidArgument("sealed slot \"" + slot + "\" has no value");
-      // The context binds the box to its rotation and slot.
-      boxes.emplace_back(slot, key->Seal(secret->reveal(), record.id + "/" + slot));
-    }
-  }
   std::string json = RotationToJson(record).dump();
   return Run("save rotation " + record.id, [&](pqxx::connection& c) {
     pqxx::work t(c);
@@ -415,8 +362,8 @@ Status PgJournal::Save(const RotationRecord& record, const SealedChanges& sealed
         !IsTerminal(record.state), ToMillis(record.started), ToMillis(record.updated), json);
     // A wipe deletes the rows. The dead tuples keep the (sealed) bytes until
     // VACUUM reclaims them: useless without the key file.
-    if (sealed.wipe_all) t.exec_params("DELETE FROM keyrotor.sealed WHERE rotation_id = $1", record.id);
-    for (const auto& [slot, box] : boxes) {
+    if (boxes.wipe_all) t.exec_params("DELETE FROM keyrotor.sealed WHERE rotation_id = $1", record.id);
+    for (const auto& [slot, box] : boxes.put) {
       t.exec_params(
           "INSERT INTO keyrotor.sealed(rotation_id, slot, box) VALUES ($1, $2, $3) "
           "ON CONFLICT (rotation_id, slot) DO UPDATE SET box = EXCLUDED.box",
@@ -474,7 +421,7 @@ Result<std::vector<RotationRecord>> PgJournal::OpenRotations() {
   });
 }
 
-Result<std::optional<Secret>> PgJournal::GetSealed(const std::string& rotation_id, const std::string& slot) {
+Result<std::optional<std::string>> PgJournal::GetBox(const std::string& rotation_id, const std::string& slot) {
   std::lock_guard lock(mu_);
   std::optional<std::string> box;
   KR_RETURN_IF_ERROR(Run("read sealed slot", [&](pqxx::connection& c) {
@@ -484,13 +431,7 @@ Result<std::optional<Secret>> PgJournal::GetSealed(const std::string& rotation_i
         t.exec_params("SELECT box FROM keyrotor.sealed WHERE rotation_id = $1 AND slot = $2", rotation_id, slot);
     if (!r.empty()) box = pqxx::binarystring(r[0][0]).str();
   }));
-  if (!box) return std::optional<Secret>();
-  KR_ASSIGN_OR_RETURN(const SealingKey* key, Key());
-  auto opened = key->Open(*box, rotation_id + "/" + slot);
-  if (!opened.ok()) {
-    return opened.status().WithContext(where_ + ": rotation " + rotation_id + " slot \"" + slot + "\"");
-  }
-  return std::optional<Secret>(std::move(opened).value());
+  return box;
 }
 
 Status PgJournal::AppendAudit(const AuditRecord& record) {
@@ -543,13 +484,18 @@ bool IsPostgresUrl(const std::string& state) {
 
 std::string RedactPostgresUrl(const std::string& url) { return RedactConnectionSecrets(url, url); }
 
+Result<std::unique_ptr<JournalStore>> OpenPostgresStore(const std::string& url) {
+  auto store = std::make_unique<PgJournal>(url);
+  KR_RETURN_IF_ERROR(store->Init());
+  return std::unique_ptr<JournalStore>(std::move(store));
+}
+
 Result<std::unique_ptr<Journal>> OpenPostgresJournal(const std::string& url, const std::string& sealing_key_file) {
   if (sealing_key_file.empty()) {
     return Status::InvalidArgument(RedactPostgresUrl(url) + ": no sealing key file given");
   }
-  auto journal = std::make_unique<PgJournal>(url, sealing_key_file);
-  KR_RETURN_IF_ERROR(journal->Init());
-  return std::unique_ptr<Journal>(std::move(journal));
+  KR_ASSIGN_OR_RETURN(std::unique_ptr<JournalStore> store, OpenPostgresStore(url));
+  return NewSealingJournal(std::move(store), sealing_key_file);
 }
 
 }  // namespace keyrotor::engine

@@ -2,11 +2,12 @@
 // many) share rotations, locks and the audit trail.
 //
 // Everything lives in the database schema `keyrotor` (created when missing,
-// with a schema_version table; a newer version is refused). Secrets are kept
-// only sealed (base/seal.h) with a key from a local file, which every daemon
-// sharing the database must have with the same contents: distribute it like
-// any other secret. The database stores a check box sealed with that key, so
-// a daemon holding a different key is refused before it seals anything.
+// with a schema_version table; a newer version is refused). The PostgreSQL
+// code is a store only (journal_store.h): secrets reach it sealed, by
+// sealing_journal.h, with a key from a local file, which every daemon sharing
+// the database must have with the same contents: distribute it like any other
+// secret. The database keeps a key-check box sealed with that key, so a daemon
+// holding a different key is refused before it seals anything.
 //
 // Per-user locks are PostgreSQL session-level advisory locks, each on a
 // connection of its own that the UserLock owns: the server drops the lock when
@@ -17,6 +18,7 @@
 #include <string>
 
 #include "engine/journal.h"
+#include "engine/journal_store.h"
 
 namespace keyrotor::engine {
 
@@ -31,6 +33,8 @@ bool IsPostgresUrl(const std::string& state);
 // database holds no box sealed with another key yet. Errors name the URL with
 // any password removed.
 Result<std::unique_ptr<Journal>> OpenPostgresJournal(const std::string& url, const std::string& sealing_key_file);
+// The store alone (for tests of what it stores, and of the journal above).
+Result<std::unique_ptr<JournalStore>> OpenPostgresStore(const std::string& url);
 
 // The URL with its user info (user:PASSWORD@) and password=... values
 // replaced by **** (base/conninfo_redact.h), for messages.

@@ -33,7 +33,7 @@
 
 #include "base/crypto.h"
 #include "base/file_lock.h"
-#include "base/seal.h"
+#include "engine/sealing_journal.h"
 
 namespace keyrotor::engine {
 namespace {
@@ -130,7 +130,9 @@ class FlockUserLock : public UserLock {
   FileLock lock_;  // released on destruction
 };
 
-class SqliteJournal : public Journal {
+// The store under the journal (journal_store.h): it keeps sealed boxes as
+// opaque blobs and never sees a plaintext secret.
+class SqliteJournal : public JournalStore {
  public:
   SqliteJournal(std::string path, sqlite3* db) : path_(std::move(path)), db_(db) {}
   ~SqliteJournal() override { sqlite3_close_v2(db_); }
@@ -138,14 +140,16 @@ class SqliteJournal : public Journal {
   // Applies the connection settings and creates or checks the schema.
   Status Init();
 
+  const std::string& where() const override { return path_; }
   Result<std::unique_ptr<UserLock>> TryLockUser(const std::string& account, const std::string& user) override;
-  Status Save(const RotationRecord& record, const SealedChanges& sealed) override;
+  Status Save(const RotationRecord& record, const BoxChanges& boxes) override;
   Result<std::optional<RotationRecord>> OpenRotation(const std::string& account, const std::string& user) override;
   Result<std::vector<RotationRecord>> Rotations(const std::string& account, const std::string& user) override;
   Result<std::vector<RotationRecord>> OpenRotations() override;
-  Result<std::optional<Secret>> GetSealed(const std::string& rotation_id, const std::string& slot) override;
+  Result<std::optional<std::string>> GetBox(const std::string& rotation_id, const std::string& slot) override;
   Status AppendAudit(const AuditRecord& record) override;
   Result<std::vector<AuditRecord>> ReadAudit(const AuditFilter& filter) override;
+  Status WithSealingKeyCheck(const KeyCheckBody& body) override;
 
  private:
   // "PATH: what: sqlite's message". sqlite's messages never quote bound
@@ -199,28 +203,6 @@ class SqliteJournal : public Journal {
       if (rc != SQLITE_OK) *message = sqlite3_errmsg(db_);
       return rc;
     });
-  }
-
-  // The sealing key, loaded (or created) on first use: a journal that never
-  // holds a secret never needs one.
-  // It is loaded inside a write transaction: SQLite's write lock then
-  // serialises first use across processes, so one cannot read the key file
-  // another has created but not yet written.
-  Result<const SealingKey*> Key() {
-    if (!key_) {
-      Status loaded;
-      KR_RETURN_IF_ERROR(Transaction("load sealing key", [&]() {
-        auto key = SealingKey::LoadOrCreate(path_ + ".key");
-        if (key.ok()) {
-          key_.emplace(std::move(key).value());
-        } else {
-          loaded = key.status();
-        }
-        return SQLITE_OK;
-      }));
-      KR_RETURN_IF_ERROR(loaded);
-    }
-    return &*key_;
   }
 
   Result<std::vector<RotationRecord>> QueryRotations(std::string_view what, const char* sql,
@@ -305,9 +287,8 @@ class SqliteJournal : public Journal {
   }
 
   const std::string path_;
-  std::mutex mu_;  // guards db_ and key_
+  std::mutex mu_;  // guards db_
   sqlite3* db_;
-  std::optional<SealingKey> key_;
   std::mutex commit_mu_;  // guards pending_, committing_ and PendingWrite::done; never held with mu_
   std::condition_variable commit_cv_;
   std::vector<PendingWrite*> pending_;
@@ -392,24 +373,12 @@ Result<std::unique_ptr<UserLock>> SqliteJournal::TryLockUser(const std::string& 
   return std::unique_ptr<UserLock>(std::make_unique<FlockUserLock>(std::move(lock)));
 }
 
-Status SqliteJournal::Save(const RotationRecord& record, const SealedChanges& sealed) {
+Status SqliteJournal::Save(const RotationRecord& record, const BoxChanges& boxes) {
   if (record.id.empty()) return Status::InvalidArgument("rotation record has no id");
-  // Seal before the transaction: a missing or unreadable key file fails the
-  // save without having written anything.
-  std::vector<std::pair<std::string, std::string>> boxes;
-  if (!sealed.put.empty()) {
-    std::lock_guard lock(mu_);
-    KR_ASSIGN_OR_RETURN(const SealingKey* key, Key());
-    for (const auto& [slot, secret] : sealed.put) {
-      if (secret == nullptr) return Status::InvalidArgument("sealed slot \"" + slot + "\" has no value");
-      // The context binds the box to its rotation and slot.
-      boxes.emplace_back(slot, key->Seal(secret->reveal(), record.id + "/" + slot));
-    }
-  }
   std::string json = RotationToJson(record).dump();
-  return Write("save rotation " + record.id, sealed.wipe_all, [&]() {
+  return Write("save rotation " + record.id, boxes.wipe_all, [&]() {
     int rc;
-    if (sealed.wipe_all) {
+    if (boxes.wipe_all) {
       Statement wipe(db_, "DELETE FROM sealed WHERE rotation_id = ?1");
       if ((rc = wipe.prepare_rc()) != SQLITE_OK) return rc;
       wipe.Bind(1, record.id);
@@ -434,12 +403,12 @@ Status SqliteJournal::Save(const RotationRecord& record, const SealedChanges& se
     up.Bind(8, ToMillis(record.updated));
     up.Bind(9, json);
     if ((rc = StepToEnd(up)) != SQLITE_OK) return rc;
-    if (!boxes.empty()) {
+    if (!boxes.put.empty()) {
       Statement put(db_,
                     "INSERT INTO sealed(rotation_id, slot, box) VALUES(?1, ?2, ?3) "
                     "ON CONFLICT(rotation_id, slot) DO UPDATE SET box = excluded.box");
       if ((rc = put.prepare_rc()) != SQLITE_OK) return rc;
-      for (const auto& [slot, box] : boxes) {
+      for (const auto& [slot, box] : boxes.put) {
         put.Reset();
         put.Bind(1, record.id);
         put.Bind(2, slot);
@@ -500,7 +469,7 @@ Result<std::vector<RotationRecord>> SqliteJournal::OpenRotations() {
                         "SELECT record FROM rotations WHERE open = 1 ORDER BY account, user, started_ms", {});
 }
 
-Result<std::optional<Secret>> SqliteJournal::GetSealed(const std::string& rotation_id, const std::string& slot) {
+Result<std::optional<std::string>> SqliteJournal::GetBox(const std::string& rotation_id, const std::string& slot) {
   std::lock_guard lock(mu_);
   std::optional<std::string> box;
   KR_RETURN_IF_ERROR(RetryBusy("read sealed slot", [&](std::string* message) {
@@ -517,13 +486,20 @@ Result<std::optional<Secret>> SqliteJournal::GetSealed(const std::string& rotati
     if (rc != SQLITE_OK) *message = sqlite3_errmsg(db_);
     return rc;
   }));
-  if (!box) return std::optional<Secret>();
-  KR_ASSIGN_OR_RETURN(const SealingKey* key, Key());
-  auto opened = key->Open(*box, rotation_id + "/" + slot);
-  if (!opened.ok()) {
-    return opened.status().WithContext(path_ + ": rotation " + rotation_id + " slot \"" + slot + "\"");
-  }
-  return std::optional<Secret>(std::move(opened).value());
+  return box;
+}
+
+// Inside a write transaction: SQLite's write lock serialises first use across
+// processes, so one cannot read the key file another has created but not yet
+// written. Schema 1 has no key-check box (the key lives beside the file).
+Status SqliteJournal::WithSealingKeyCheck(const KeyCheckBody& body) {
+  std::lock_guard lock(mu_);
+  Status result;
+  KR_RETURN_IF_ERROR(Transaction("load sealing key", [&]() {
+    result = body(nullptr);
+    return SQLITE_OK;
+  }));
+  return result;
 }
 
 Status SqliteJournal::AppendAudit(const AuditRecord& record) {
@@ -588,7 +564,7 @@ Result<std::vector<AuditRecord>> SqliteJournal::ReadAudit(const AuditFilter& fil
 
 }  // namespace
 
-Result<std::unique_ptr<Journal>> OpenSqliteJournal(const std::string& path) {
+Result<std::unique_ptr<JournalStore>> OpenSqliteStore(const std::string& path) {
   // Create the file ourselves so it is 0600 from its first byte (SQLite would
   // apply the umask); SQLite gives -wal and -shm the database's mode.
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -608,9 +584,14 @@ Result<std::unique_ptr<Journal>> OpenSqliteJournal(const std::string& path) {
     sqlite3_close_v2(db);
     return Status::IoError(path + ": cannot open journal: " + message);
   }
-  auto journal = std::make_unique<SqliteJournal>(path, db);
-  KR_RETURN_IF_ERROR(journal->Init());
-  return std::unique_ptr<Journal>(std::move(journal));
+  auto store = std::make_unique<SqliteJournal>(path, db);
+  KR_RETURN_IF_ERROR(store->Init());
+  return std::unique_ptr<JournalStore>(std::move(store));
+}
+
+Result<std::unique_ptr<Journal>> OpenSqliteJournal(const std::string& path) {
+  KR_ASSIGN_OR_RETURN(std::unique_ptr<JournalStore> store, OpenSqliteStore(path));
+  return NewSealingJournal(std::move(store), path + ".key");
 }
 
 }  // namespace keyrotor::engine
