@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/wipe_json.h"
+
 namespace keyrotor::engine {
 namespace {
 
@@ -14,6 +16,7 @@ Result<std::string> KeyIdAtStage(aws::SecretsManagerClient& sm, const std::strin
     return value.status();
   }
   nlohmann::json j = nlohmann::json::parse(value->secret_string.reveal(), nullptr, /*allow_exceptions=*/false);
+  WipeJsonOnExit wipe(j);  // the document holds the SecretKey too
   if (!j.is_object() || !j.contains("AccessKey") || !j["AccessKey"].is_string()) {
     return Status::ParseError("secret " + name + " (" + stage + ") does not hold {\"AccessKey\", \"SecretKey\"}");
   }
