@@ -11,6 +11,7 @@
 
 #include "base/file_util.h"
 #include "base/seal.h"
+#include "base/wipe_json.h"
 #include "destinations/destination_util.h"
 
 namespace keyrotor::destinations {
@@ -52,13 +53,6 @@ class FileLock {
   int fd_;
 };
 
-void WipeJsonStrings(nlohmann::json& j) {
-  if (j.is_string()) WipeString(j.get_ref<std::string&>());
-  if (j.is_structured()) {
-    for (auto& child : j) WipeJsonStrings(child);
-  }
-}
-
 std::string Field(const nlohmann::json& j, const char* key) {
   auto it = j.find(key);
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
@@ -72,7 +66,7 @@ Result<VaultEntries> DecodeVaultEntries(const Secret& plain, const std::string& 
   VaultEntries out;
   for (auto& [name, value] : doc.items()) {
     if (!value.is_object()) {
-      WipeJsonStrings(doc);
+      WipeJson(doc);
       return Status::ParseError(path + ": vault entry '" + name + "' is not an object");
     }
     VaultEntry e;
@@ -89,7 +83,7 @@ Result<VaultEntries> DecodeVaultEntries(const Secret& plain, const std::string& 
     }
     out.emplace(name, std::move(e));
   }
-  WipeJsonStrings(doc);
+  WipeJson(doc);
   return out;
 }
 
@@ -105,7 +99,7 @@ Secret EncodeVaultEntries(const VaultEntries& entries) {
                  {"previous_access_key_id", e.previous_access_key_id}};
   }
   Secret out = SnapshotOf(doc);
-  WipeJsonStrings(doc);
+  WipeJson(doc);
   return out;
 }
 
