@@ -21,6 +21,7 @@
 
 #include "aws/clients.h"
 #include "aws/curl_transport.h"
+#include "credentials/profile_writer.h"
 #include "engine/profile_rotator.h"
 #include "engine/sqlite_journal.h"
 #include "net/http_server.h"
@@ -130,7 +131,7 @@ Fleet MakeFleet(int consistency_ms) {
   for (const char* u : {"app1", "app2", "app3"}) {
     auto key = f.server->sandbox().CreateUserWithKey(u, Clock::Real()->Now() - std::chrono::hours(24 * 100));
     if (!key.ok()) throw std::runtime_error(key.status().ToString());
-    Status s = sandbox::WriteProfile(f.path, u, key->access_key_id, key->secret);
+    Status s = credentials::WriteProfile(f.path, u, key->access_key_id, key->secret);
     if (!s.ok()) throw std::runtime_error(s.ToString());
     f.users.push_back(u);
   }
@@ -195,7 +196,7 @@ void ProfilesRotate(const Options& o) {
     auto oldest = std::min_element(keys->begin(), keys->end(),
                                    [](const auto& a, const auto& b) { return a.create_date < b.create_date; });
     if (iam->DeleteAccessKey(u, oldest->access_key_id).ok() &&
-        sandbox::WriteProfile(c.path, u, key->metadata.access_key_id, key->secret_access_key).ok()) {
+        credentials::WriteProfile(c.path, u, key->metadata.access_key_id, key->secret_access_key).ok()) {
       ++classic_done;
     }
   }

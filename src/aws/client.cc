@@ -98,6 +98,15 @@ std::string EncodeQueryBody(const std::string& action, const std::string& versio
 
 std::string ChildText(pugi::xml_node node, const char* name) { return node.child(name).text().as_string(); }
 
+Secret TakeSecretText(pugi::xml_node node, const char* name) {
+  Secret out(ChildText(node, name));
+  if (pugi::xml_node text = node.child(name).first_child()) {
+    std::string blank(std::string_view(text.value()).size(), 'x');
+    text.set_value(blank.c_str());
+  }
+  return out;
+}
+
 Result<TimePoint> ChildTime(pugi::xml_node node, const char* name) {
   std::string text = ChildText(node, name);
   if (text.empty()) return Status::ParseError(std::string("response lacks <") + name + ">");

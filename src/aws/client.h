@@ -127,6 +127,10 @@ AwsErrorDetail ParseJsonErrorBody(const HttpResponse& response);
 
 // XML helpers.
 std::string ChildText(pugi::xml_node node, const char* name);
+// The text of `node`'s child `name` as a Secret, overwritten in the document
+// (in place: same length, so pugixml reuses the buffer) so that the parsed
+// reply no longer holds it when it is freed.
+Secret TakeSecretText(pugi::xml_node node, const char* name);
 Result<TimePoint> ChildTime(pugi::xml_node node, const char* name);
 
 }  // namespace keyrotor::aws

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include "aws/iam.h"
 #include "aws/secretsmanager.h"
 #include "aws/sts.h"
@@ -103,6 +105,46 @@ TEST_F(ClientTest, LostCreateResponseDeletesTheUnseenKeyBeforeRetrying) {
   ASSERT_EQ(transport_.requests().size(), 5u);
   EXPECT_NE(transport_.requests()[3].body.find("Action=DeleteAccessKey"), std::string::npos);
   EXPECT_NE(transport_.requests()[3].body.find("AccessKeyId=AKIAORPHAN0000000000"), std::string::npos);
+}
+
+TEST(XmlTest, TakeSecretTextOverwritesTheDocumentInPlace) {
+  const std::string secret = "ECLsmKyQk3SJsLl2cW30gNgtddfJGTFKXdmCC1bP";
+  pugi::xml_document doc;
+  ASSERT_TRUE(doc.load_string(("<Credentials><AccessKeyId>ASIAKEY</AccessKeyId><SecretAccessKey>" + secret +
+                               "</SecretAccessKey></Credentials>").c_str()));
+  pugi::xml_node c = doc.child("Credentials");
+  const char* held = c.child("SecretAccessKey").text().get();
+
+  Secret taken = TakeSecretText(c, "SecretAccessKey");
+
+  EXPECT_EQ(taken.reveal(), secret);
+  EXPECT_EQ(c.child("SecretAccessKey").text().get(), held);  // the same bytes, overwritten
+  EXPECT_EQ(std::string(held), std::string(secret.size(), 'x'));
+  std::ostringstream saved;
+  doc.save(saved);
+  EXPECT_EQ(saved.str().find(secret), std::string::npos);
+  EXPECT_EQ(ChildText(c, "AccessKeyId"), "ASIAKEY");
+  EXPECT_TRUE(TakeSecretText(c, "SessionToken").empty());  // absent: empty, nothing touched
+}
+
+TEST_F(ClientTest, AssumeRoleTakesTheKeyAndTokenFromTheReply) {
+  transport_.Push(200,
+                  "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult>"
+                  "<Credentials><AccessKeyId>ASIAROLE000000000000</AccessKeyId>"
+                  "<SecretAccessKey>roleSecretKey0000000000000000000000000000</SecretAccessKey>"
+                  "<SessionToken>FwoGZXIvYXdzEXAMPLETOKEN</SessionToken>"
+                  "<Expiration>2076-11-22T20:19:26Z</Expiration></Credentials>"
+                  "<AssumedRoleUser><AssumedRoleId>AROA:s</AssumedRoleId>"
+                  "<Arn>arn:aws:sts::123456789012:assumed-role/r/s</Arn></AssumedRoleUser>"
+                  "</AssumeRoleResult><ResponseMetadata><RequestId>s1</RequestId></ResponseMetadata>"
+                  "</AssumeRoleResponse>");
+  StsClient sts(Context(), {"http://127.0.0.1:1/", {"us-east-1", "sts"}, "test"});
+  auto role = sts.AssumeRole({"arn:aws:iam::123456789012:role/r", "s"});
+  ASSERT_TRUE(role.ok()) << role.status().ToString();
+  EXPECT_EQ(role->credentials.access_key_id, "ASIAROLE000000000000");
+  EXPECT_EQ(role->credentials.secret_access_key.reveal(), "roleSecretKey0000000000000000000000000000");
+  EXPECT_EQ(role->credentials.session_token.reveal(), "FwoGZXIvYXdzEXAMPLETOKEN");
+  EXPECT_EQ(role->arn, "arn:aws:sts::123456789012:assumed-role/r/s");
 }
 
 TEST_F(ClientTest, JsonErrorTypeIsTrimmedAsBotocoreDoes) {

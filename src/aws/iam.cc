@@ -92,12 +92,7 @@ Result<NewAccessKey> IamClient::CreateAccessKeyOnce(const std::string& user) {
   out.metadata.user_name = ChildText(key, "UserName");
   out.metadata.access_key_id = ChildText(key, "AccessKeyId");
   out.metadata.status = ChildText(key, "Status");
-  out.secret_access_key = Secret(ChildText(key, "SecretAccessKey"));
-  // Wipe the secret's copy inside the XML document before it is freed.
-  if (pugi::xml_node s = key.child("SecretAccessKey").first_child()) {
-    std::string blank(out.secret_access_key.size(), 'x');
-    s.set_value(blank.c_str());
-  }
+  out.secret_access_key = TakeSecretText(key, "SecretAccessKey");
   if (out.metadata.access_key_id.empty() || out.secret_access_key.empty()) {
     return Status::ParseError("CreateAccessKey: response lacks AccessKeyId or SecretAccessKey");
   }

@@ -1,5 +1,7 @@
 #include "aws/secretsmanager.h"
 
+#include "base/wipe_json.h"
+
 namespace keyrotor::aws {
 namespace {
 
@@ -59,6 +61,7 @@ Result<SecretValue> SecretsManagerClient::GetSecretValue(const std::string& secr
   if (!version_id.empty()) body["VersionId"] = version_id;
   if (!version_stage.empty()) body["VersionStage"] = version_stage;
   KR_ASSIGN_OR_RETURN(nlohmann::json reply, Call("GetSecretValue", body));
+  WipeJsonOnExit wipe(reply);  // SecretString (or SecretBinary)
   SecretValue out;
   out.arn = StringField(reply, "ARN");
   out.name = StringField(reply, "Name");
@@ -71,7 +74,6 @@ Result<SecretValue> SecretsManagerClient::GetSecretValue(const std::string& secr
   auto it = reply.find("SecretString");
   if (it == reply.end() || !it->is_string()) return Status::ParseError("GetSecretValue: response lacks SecretString");
   out.secret_string = Secret(it->get<std::string>());
-  WipeString(it->get_ref<std::string&>());
   return out;
 }
 

@@ -1,5 +1,7 @@
 #include "aws/ssm.h"
 
+#include "base/wipe_json.h"
+
 namespace keyrotor::aws {
 
 SsmClient::SsmClient(ClientContext context, ServiceEndpoint endpoint)
@@ -19,6 +21,7 @@ Result<int64_t> SsmClient::PutParameter(const std::string& name, const Secret& v
 
 Result<Parameter> SsmClient::GetParameter(const std::string& name, bool with_decryption) {
   KR_ASSIGN_OR_RETURN(nlohmann::json reply, Call("GetParameter", {{"Name", name}, {"WithDecryption", with_decryption}}));
+  WipeJsonOnExit wipe(reply);  // Parameter.Value
   auto p = reply.find("Parameter");
   if (p == reply.end() || !p->is_object() || !p->contains("Value") || !(*p)["Value"].is_string()) {
     return Status::ParseError("GetParameter: response lacks Parameter.Value");
@@ -28,7 +31,6 @@ Result<Parameter> SsmClient::GetParameter(const std::string& name, bool with_dec
   out.type = p->value("Type", "");
   out.version = p->value("Version", int64_t{0});
   out.value = Secret((*p)["Value"].get<std::string>());
-  WipeString((*p)["Value"].get_ref<std::string&>());
   return out;
 }
 

@@ -9,8 +9,8 @@ Result<AssumedRole> ParseAssumed(pugi::xml_node result, const std::string& provi
   pugi::xml_node c = result.child("Credentials");
   AssumedRole out;
   out.credentials.access_key_id = ChildText(c, "AccessKeyId");
-  out.credentials.secret_access_key = Secret(ChildText(c, "SecretAccessKey"));
-  out.credentials.session_token = Secret(ChildText(c, "SessionToken"));
+  out.credentials.secret_access_key = TakeSecretText(c, "SecretAccessKey");
+  out.credentials.session_token = TakeSecretText(c, "SessionToken");
   out.credentials.provider = provider;
   if (out.credentials.access_key_id.empty() || out.credentials.secret_access_key.empty() ||
       out.credentials.session_token.empty()) {

@@ -10,6 +10,12 @@ void WipeString(std::string& s) {
   s.clear();
 }
 
+Secret TakeSecret(std::string& s) {
+  Secret out(std::move(s));
+  WipeString(s);
+  return out;
+}
+
 void Secret::Wipe() { WipeString(value_); }
 
 bool Secret::operator==(const Secret& other) const {

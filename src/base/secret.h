@@ -11,10 +11,15 @@
 
 namespace keyrotor {
 
+// Overwrites a plain string that held secret bytes (response bodies, buffers).
+void WipeString(std::string& s);
+
 class Secret {
  public:
   Secret() = default;
-  explicit Secret(std::string value) : value_(std::move(value)) {}
+  // The parameter is wiped too: a short string's bytes stay in its inline
+  // buffer after the move.
+  explicit Secret(std::string value) : value_(std::move(value)) { WipeString(value); }
   Secret(const Secret& other) : value_(other.value_) {}
   Secret(Secret&& other) noexcept : value_(std::move(other.value_)) { other.Wipe(); }
   Secret& operator=(const Secret& other) {
@@ -46,8 +51,9 @@ class Secret {
   std::string value_;
 };
 
-// Overwrites a plain string that held secret bytes (response bodies, buffers).
-void WipeString(std::string& s);
+// A Secret made from `s`, which is then wiped: moving a std::string leaves a
+// short one's bytes behind in its inline buffer.
+Secret TakeSecret(std::string& s);
 
 }  // namespace keyrotor
 

@@ -23,6 +23,29 @@ TEST(SecretTest, MoveLeavesSourceEmpty) {
   EXPECT_NE(b, Secret("abd"));
 }
 
+// Reads `n` bytes a string held through its own buffer (still allocated: a
+// wiped string keeps its capacity, a short one its inline buffer).
+bool AllZero(const char* bytes, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    if (bytes[i] != '\0') return false;
+  }
+  return true;
+}
+
+TEST(SecretTest, TakeSecretWipesTheSource) {
+  std::string short_secret = "s3cr3t";  // fits std::string's inline buffer
+  const char* inline_bytes = short_secret.data();
+  Secret a = TakeSecret(short_secret);
+  EXPECT_EQ(a.reveal(), "s3cr3t");
+  EXPECT_TRUE(short_secret.empty());
+  EXPECT_TRUE(AllZero(inline_bytes, 6));
+
+  std::string long_secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+  Secret b = TakeSecret(long_secret);
+  EXPECT_EQ(b.reveal(), "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
+  EXPECT_TRUE(long_secret.empty());
+}
+
 TEST(StatusTest, AwsErrorCarriesDetail) {
   Status s = Status::Aws({"LimitExceeded", "Cannot exceed quota for AccessKeysPerUser: 2", "req-1", 409},
                          "CreateAccessKey");

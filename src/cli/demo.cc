@@ -15,6 +15,7 @@
 #include "base/file_util.h"
 #include "base/strings.h"
 #include "credentials/ini_file.h"
+#include "credentials/profile_writer.h"
 #include "engine/profile_rotator.h"
 #include "engine/rotator.h"
 #include "engine/sqlite_journal.h"
@@ -86,7 +87,7 @@ int RunDemo(const DemoFlags& flags) {
       return kExitUsage;
     }
     users.push_back(s.user);
-    if (status.ok()) status = sandbox::WriteProfile(creds_path, s.user, key->access_key_id, key->secret);
+    if (status.ok()) status = credentials::WriteProfile(creds_path, s.user, key->access_key_id, key->secret);
   }
   auto spare = sb.CreateUserWithKey("carol", days_ago(200));
   sandbox::Sandbox::IssuedKey admin = sb.CreateAdmin("demo-admin");

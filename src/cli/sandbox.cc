@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "cli/common.h"
+#include "credentials/profile_writer.h"
 #include "sandbox/server.h"
 
 namespace keyrotor::cli {
@@ -49,7 +50,8 @@ int RunSandbox(const SandboxFlags& flags) {
   }
   sandbox::Sandbox::IssuedKey admin = (*server)->sandbox().CreateAdmin(flags.admin_user);
   if (!flags.write_credentials.empty()) {
-    Status written = sandbox::WriteProfile(flags.write_credentials, flags.admin_profile, admin.access_key_id, admin.secret);
+    Status written =
+        credentials::WriteProfile(flags.write_credentials, flags.admin_profile, admin.access_key_id, admin.secret);
     if (!written.ok()) {
       PrintError(written);
       return kExitUsage;

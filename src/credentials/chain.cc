@@ -30,16 +30,17 @@ Result<std::optional<aws::Credentials>> EnvironmentKeys(const EnvMap& env) {
   auto secret = EnvValue(env, "AWS_SECRET_ACCESS_KEY");
   if (!id && !secret) return std::optional<aws::Credentials>();
   if (!id || !secret) {
+    if (secret) WipeString(*secret);
     return Status::InvalidArgument(std::string("environment: partial credentials, ") +
                                    (id ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID") + " is not set");
   }
   aws::Credentials c;
   c.access_key_id = *id;
-  c.secret_access_key = Secret(*secret);
+  c.secret_access_key = TakeSecret(*secret);
   if (auto legacy = EnvValue(env, "AWS_SECURITY_TOKEN")) {
-    c.session_token = Secret(*legacy);
+    c.session_token = TakeSecret(*legacy);
   } else if (auto token = EnvValue(env, "AWS_SESSION_TOKEN")) {
-    c.session_token = Secret(*token);
+    c.session_token = TakeSecret(*token);
   }
   c.provider = "environment";
   return std::optional<aws::Credentials>(std::move(c));
@@ -57,16 +58,17 @@ std::optional<Result<aws::Credentials>> FileKeys(const std::optional<IniFile>& f
   if (!id && !secret) return std::nullopt;
   std::string where = file->path() + ":" + std::to_string(file->LineOf(*section, id ? "aws_access_key_id" : "aws_secret_access_key"));
   if (!id || !secret) {
+    if (secret) WipeString(*secret);
     return Result<aws::Credentials>(Status::InvalidArgument(
         where + ": profile '" + profile + "' has only one of aws_access_key_id and aws_secret_access_key"));
   }
   aws::Credentials c;
   c.access_key_id = *id;
-  c.secret_access_key = Secret(*secret);
+  c.secret_access_key = TakeSecret(*secret);
   // botocore tries aws_security_token first (SharedCredentialProvider.TOKENS).
   auto token = file->Get(*section, "aws_security_token");
   if (!token) token = file->Get(*section, "aws_session_token");
-  if (token) c.session_token = Secret(*token);
+  if (token) c.session_token = TakeSecret(*token);
   c.provider = "profile " + profile + " (" + where + ")";
   return Result<aws::Credentials>(std::move(c));
 }

@@ -5,21 +5,12 @@
 
 #include "base/file_util.h"
 #include "base/strings.h"
+#include "base/wipe_json.h"
 
 namespace keyrotor::credentials {
 namespace {
 
 constexpr char kName[] = "container credentials provider";
-
-// Wipes every string in a parsed document: nlohmann keeps its own copies of
-// the secret key and token.
-void WipeJson(nlohmann::json& j) {
-  if (j.is_string()) {
-    WipeString(j.get_ref<std::string&>());
-  } else if (j.is_structured()) {
-    for (auto& item : j) WipeJson(item);
-  }
-}
 
 // A string member, or nullptr when absent; `bad` set when present but not a string.
 const std::string* StringMember(const nlohmann::json& j, const char* key, bool& bad) {

@@ -8,6 +8,7 @@
 #include "base/file_util.h"
 #include "base/secret.h"
 #include "base/strings.h"
+#include "base/wipe_json.h"
 
 namespace keyrotor::credentials {
 
@@ -37,6 +38,7 @@ Result<aws::Credentials> SsoCredentialsProvider::GetCredentials() {
     return cached.status().WithContext(Name());
   }
   nlohmann::json token = nlohmann::json::parse(*cached, nullptr, /*allow_exceptions=*/false);
+  WipeJsonOnExit wipe_token(token);
   std::string text = std::move(cached).value();
   WipeString(text);
   if (!token.is_object() || !token.contains("accessToken") || !token["accessToken"].is_string() ||
@@ -44,7 +46,6 @@ Result<aws::Credentials> SsoCredentialsProvider::GetCredentials() {
     return Status::ParseError(Name() + ": " + cache_file + " is not an SSO token cache (accessToken, expiresAt)");
   }
   Secret access_token(token["accessToken"].get<std::string>());
-  WipeString(token["accessToken"].get_ref<std::string&>());
   Result<TimePoint> expires = ParseIso8601(token["expiresAt"].get<std::string>());
   if (!expires.ok()) return Status::ParseError(Name() + ": " + cache_file + ": expiresAt is not a timestamp");
   if (*expires <= options_.clock->Now()) return Expired("the SSO session expired at " + FormatIso8601(*expires));
@@ -68,12 +69,11 @@ Result<aws::Credentials> SsoCredentialsProvider::GetCredentials() {
     return Status::Aws(detail, Name() + ": GetRoleCredentials");
   }
   nlohmann::json body = nlohmann::json::parse(response->body, nullptr, /*allow_exceptions=*/false);
+  WipeJsonOnExit wipe_body(body);
   nlohmann::json* rc = body.is_object() && body.contains("roleCredentials") ? &body["roleCredentials"] : nullptr;
   auto field = [&](const char* key) -> std::string {
     if (!rc || !rc->is_object() || !rc->contains(key) || !(*rc)[key].is_string()) return "";
-    std::string v = (*rc)[key].get<std::string>();
-    WipeString((*rc)[key].get_ref<std::string&>());
-    return v;
+    return (*rc)[key].get<std::string>();
   };
   aws::Credentials creds;
   creds.access_key_id = field("accessKeyId");

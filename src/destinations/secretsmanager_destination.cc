@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "base/crypto.h"
+#include "base/wipe_json.h"
 #include "destinations/destination_util.h"
 
 namespace keyrotor::destinations {
@@ -156,16 +157,7 @@ Result<std::pair<std::string, std::string>> ReadKeyIdFromSecret(aws::SecretsMana
   if (key_id.empty()) {
     if (const nlohmann::json* found = FindAccessKeyId(doc)) key_id = found->get<std::string>();
   }
-  // The document holds the secret key: wipe every string in it before it goes.
-  std::vector<nlohmann::json*> stack{&doc};
-  while (!stack.empty()) {
-    nlohmann::json* j = stack.back();
-    stack.pop_back();
-    if (j->is_string()) WipeString(j->get_ref<std::string&>());
-    if (j->is_structured()) {
-      for (auto& child : *j) stack.push_back(&child);
-    }
-  }
+  WipeJson(doc);  // the document holds the secret key
   if (key_id.empty()) {
     return Status::ParseError(secret_id + " (" + stage + ", version " + value.version_id +
                               "): no access key id in the value (expected JSON with \"AccessKey\")");

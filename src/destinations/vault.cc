@@ -7,6 +7,7 @@
 #include "base/file_lock.h"
 #include "base/file_util.h"
 #include "base/seal.h"
+#include "base/wipe_json.h"
 #include "destinations/destination_util.h"
 
 namespace keyrotor::destinations {
@@ -21,12 +22,6 @@ bool Exists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
-void WipeJsonStrings(nlohmann::json& j) {
-  if (j.is_string()) WipeString(j.get_ref<std::string&>());
-  if (j.is_structured()) {
-    for (auto& child : j) WipeJsonStrings(child);
-  }
-}
 
 std::string Field(const nlohmann::json& j, const char* key) {
   auto it = j.find(key);
@@ -41,7 +36,7 @@ Result<VaultEntries> DecodeVaultEntries(const Secret& plain, const std::string& 
   VaultEntries out;
   for (auto& [name, value] : doc.items()) {
     if (!value.is_object()) {
-      WipeJsonStrings(doc);
+      WipeJson(doc);
       return Status::ParseError(path + ": vault entry '" + name + "' is not an object");
     }
     VaultEntry e;
@@ -58,7 +53,7 @@ Result<VaultEntries> DecodeVaultEntries(const Secret& plain, const std::string& 
     }
     out.emplace(name, std::move(e));
   }
-  WipeJsonStrings(doc);
+  WipeJson(doc);
   return out;
 }
 
@@ -74,7 +69,7 @@ Secret EncodeVaultEntries(const VaultEntries& entries) {
                  {"previous_access_key_id", e.previous_access_key_id}};
   }
   Secret out = SnapshotOf(doc);
-  WipeJsonStrings(doc);
+  WipeJson(doc);
   return out;
 }
 

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "destinations/destination_util.h"
+#include "base/wipe_json.h"
 
 namespace keyrotor::engine {
 namespace {
@@ -16,6 +17,7 @@ Result<std::string> KeyIdAtStage(aws::SecretsManagerClient& sm, const std::strin
     return value.status();
   }
   nlohmann::json j = nlohmann::json::parse(value->secret_string.reveal(), nullptr, /*allow_exceptions=*/false);
+  WipeJsonOnExit wipe(j);  // the document holds the SecretKey too
   if (!j.is_object() || !j.contains("AccessKey") || !j["AccessKey"].is_string()) {
     return Status::ParseError("secret " + name + " (" + stage + ") does not hold {\"AccessKey\", \"SecretKey\"}");
   }

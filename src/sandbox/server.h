@@ -25,9 +25,4 @@ class SandboxServer {
   std::unique_ptr<net::HttpServer> server_;
 };
 
-// Writes (or updates, preserving the rest of the file) a profile holding the
-// given key into a shared credentials file, atomically and with mode 0600.
-Status WriteProfile(const std::string& path, const std::string& profile, const std::string& access_key_id,
-                    const Secret& secret);
-
 }  // namespace keyrotor::sandbox

@@ -9,6 +9,7 @@
 #include "aws/curl_transport.h"
 #include "base/file_util.h"
 #include "credentials/ini_file.h"
+#include "credentials/profile_writer.h"
 #include "sandbox/server.h"
 #include "support/process.h"
 #include "support/sandbox_clients.h"
@@ -90,7 +91,7 @@ TEST_F(CliTest, SandboxThenProfilesRotate) {
     auto key = admin.Iam()->CreateAccessKey(user);
     ASSERT_TRUE(key.ok()) << key.status().ToString();
     secrets.push_back(key->secret_access_key.reveal());
-    ASSERT_TRUE(sandbox::WriteProfile(creds, user, key->metadata.access_key_id, key->secret_access_key).ok());
+    ASSERT_TRUE(credentials::WriteProfile(creds, user, key->metadata.access_key_id, key->secret_access_key).ok());
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
 

@@ -31,6 +31,7 @@
 #include "base/crypto.h"
 #include "base/file_util.h"
 #include "base/seal.h"
+#include "credentials/profile_writer.h"
 #include "sandbox/server.h"
 #include "support/pg_server.h"
 #include "support/process.h"
@@ -266,7 +267,7 @@ TEST_F(PgJournalTest, PostgresTwoRotateProcessesOnOneUserCreateOneKey) {
   auto old_key = sb.CreateUserWithKey("shared", Clock::Real()->Now() - std::chrono::hours(24 * 100));
   ASSERT_TRUE(old_key.ok());
   std::string credentials = dir_ + "/app-credentials";
-  ASSERT_TRUE(sandbox::WriteProfile(credentials, "shared", old_key->access_key_id, old_key->secret).ok());
+  ASSERT_TRUE(credentials::WriteProfile(credentials, "shared", old_key->access_key_id, old_key->secret).ok());
 
   std::map<std::string, std::string> env = KeyrotorEnv(admin);
   std::vector<std::string> argv = {testing::KeyrotorBinary(),

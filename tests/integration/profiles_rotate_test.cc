@@ -9,6 +9,7 @@
 #include "aws/curl_transport.h"
 #include "base/file_util.h"
 #include "credentials/ini_file.h"
+#include "credentials/profile_writer.h"
 #include "destinations/credentials_file_destination.h"
 #include "engine/profile_rotator.h"
 #include "engine/sqlite_journal.h"
@@ -50,7 +51,7 @@ class ProfilesRotateTest : public ::testing::Test {
   std::string AddProfile(const std::string& user, int age_days = 100) {
     auto key = sb().CreateUserWithKey(user, Clock::Real()->Now() - std::chrono::hours(24 * age_days));
     EXPECT_TRUE(key.ok()) << key.status().ToString();
-    EXPECT_TRUE(sandbox::WriteProfile(path_, user, key->access_key_id, key->secret).ok());
+    EXPECT_TRUE(credentials::WriteProfile(path_, user, key->access_key_id, key->secret).ok());
     secrets_.push_back(key->secret.reveal());
     return key->access_key_id;
   }

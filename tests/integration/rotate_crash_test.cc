@@ -20,6 +20,7 @@
 #include "aws/curl_transport.h"
 #include "base/file_util.h"
 #include "credentials/ini_file.h"
+#include "credentials/profile_writer.h"
 #include "destinations/vault.h"
 #include "sandbox/server.h"
 #include "support/process.h"
@@ -70,7 +71,7 @@ class RotateCrashTest : public ::testing::Test {
   std::string NewUser(const std::string& user) {
     auto key = sb().CreateUserWithKey(user, Clock::Real()->Now() - std::chrono::hours(24 * 100));
     EXPECT_TRUE(key.ok());
-    EXPECT_TRUE(sandbox::WriteProfile(CredentialsFile(), user, key->access_key_id, key->secret).ok());
+    EXPECT_TRUE(credentials::WriteProfile(CredentialsFile(), user, key->access_key_id, key->secret).ok());
     secrets_.push_back(key->secret.reveal());
     return key->access_key_id;
   }
@@ -285,7 +286,7 @@ TEST_F(RotateCrashTest, ProfilesRotateKilledAtRandomInstantsTheRerunFinishesTheJ
       std::string user = "prof-" + std::to_string(t) + "-" + std::to_string(u);
       auto key = sb().CreateUserWithKey(user, Clock::Real()->Now() - std::chrono::hours(24 * 100));
       ASSERT_TRUE(key.ok());
-      ASSERT_TRUE(sandbox::WriteProfile(file, user, key->access_key_id, key->secret).ok());
+      ASSERT_TRUE(credentials::WriteProfile(file, user, key->access_key_id, key->secret).ok());
       secrets_.push_back(key->secret.reveal());
       users.push_back(user);
     }
