@@ -233,6 +233,12 @@ TEST_F(FleetCliTest, TwoConcurrentRunnersNeverRotateAUserTwice) {
 // of 24 profiles were lost while the run reported all 24 completed, and the
 // immediate mode then deleted the keys those applications still held.
 TEST_F(FleetCliTest, ConcurrentRunIntoOneSharedCredentialsFileKeepsEveryUsersNewKey) {
+  TearDown();
+  sandbox::SandboxOptions options;
+  // IAM propagation, as in the report: the workers of a wave wait out the
+  // same delay and reach the file together.
+  options.consistency_ms = 300;
+  StartSandbox(options);
   constexpr int kUsers = 24;
   Seed(kUsers);
   const std::string creds = dir_ + "/apps/.aws/credentials";
