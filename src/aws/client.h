@@ -118,7 +118,8 @@ class JsonClient : public ServiceClient {
   std::string target_prefix_;
 };
 
-// Form-encodes query parameters as botocore does (RFC 3986, '~' unescaped).
+// Form-encodes query parameters byte for byte as botocore does (Python's
+// urlencode: a space as '+', only letters, digits and _.-~ kept as they are).
 std::string EncodeQueryBody(const std::string& action, const std::string& version, const QueryParams& params);
 // Parses a query-protocol error document (<ErrorResponse><Error> or <Response><Errors><Error>).
 AwsErrorDetail ParseQueryErrorBody(const HttpResponse& response);

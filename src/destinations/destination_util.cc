@@ -69,12 +69,19 @@ namespace {
 
 constexpr std::string_view kPlaceholders[] = {"{user}", "{account}"};
 
+// One pass, left to right: a value is never expanded again.
 std::string Substitute(std::string_view text, std::string_view user, std::string_view account) {
-  std::string out(text);
-  for (std::string_view name : kPlaceholders) {
-    std::string_view value = name == "{user}" ? user : account;
-    for (size_t at = out.find(name); at != std::string::npos; at = out.find(name, at + value.size())) {
-      out.replace(at, name.size(), value);
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    if (text.substr(i).starts_with("{user}")) {
+      out += user;
+      i += 6;
+    } else if (text.substr(i).starts_with("{account}")) {
+      out += account;
+      i += 9;
+    } else {
+      out += text[i++];
     }
   }
   return out;
@@ -109,8 +116,8 @@ Result<std::string> ExpandSpec(std::string_view spec, std::string_view user, std
     // The components the placeholders are in: split at '/', blanks and
     // quotes (exec: words), each checked once expanded. A fragment
     // (#PROFILE, #ENTRY) is a name inside the file, not a path: any value goes.
-    std::string_view path = spec;
-    if (!StartsWith(spec, "exec:") && !StartsWith(spec, "keeper-writer:")) path = spec.substr(0, spec.rfind('#'));
+    std::string_view path = spec.substr(spec.find(':') + 1);  // after KIND:
+    if (!StartsWith(spec, "exec:") && !StartsWith(spec, "keeper-writer:")) path = path.substr(0, path.rfind('#'));
     size_t begin = 0;
     for (size_t i = 0; i <= path.size(); ++i) {
       if (i < path.size() && std::string_view("/ \t\n'\"").find(path[i]) == std::string_view::npos) continue;
