@@ -139,7 +139,10 @@ TEST_F(ClientTest, AssumeRoleTakesTheKeyAndTokenFromTheReply) {
                   "</AssumeRoleResult><ResponseMetadata><RequestId>s1</RequestId></ResponseMetadata>"
                   "</AssumeRoleResponse>");
   StsClient sts(Context(), {"http://127.0.0.1:1/", {"us-east-1", "sts"}, "test"});
-  auto role = sts.AssumeRole({"arn:aws:iam::123456789012:role/r", "s"});
+  AssumeRoleRequest request;
+  request.role_arn = "arn:aws:iam::123456789012:role/r";
+  request.session_name = "s";
+  auto role = sts.AssumeRole(request);
   ASSERT_TRUE(role.ok()) << role.status().ToString();
   EXPECT_EQ(role->credentials.access_key_id, "ASIAROLE000000000000");
   EXPECT_EQ(role->credentials.secret_access_key.reveal(), "roleSecretKey0000000000000000000000000000");

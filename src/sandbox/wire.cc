@@ -1,3 +1,6 @@
+// The sandbox's side of the wire (aws-wire.md): a request routed to its
+// service and operation, its parameters read; answers are wire_reply.cc,
+// pagination wire_paging.cc.
 #include "sandbox/wire.h"
 
 #include <algorithm>
@@ -11,19 +14,6 @@
 
 namespace keyrotor::sandbox {
 namespace {
-
-// Query-protocol response namespaces (aws-wire.md §2.2, §3, §6). SNS's is
-// http://, the others https://.
-std::string_view Namespace(Service service) {
-  switch (service) {
-    case Service::kSts:
-      return "https://sts.amazonaws.com/doc/2011-06-15/";
-    case Service::kSns:
-      return "http://sns.amazonaws.com/doc/2010-03-31/";
-    default:
-      return "https://iam.amazonaws.com/doc/2010-05-08/";
-  }
-}
 
 Service ServiceFromVersion(std::string_view version) {
   if (version == "2010-05-08") return Service::kIam;
@@ -51,13 +41,6 @@ void ParseForm(std::string_view text, Params& out) {
     out.insert_or_assign(std::move(key), std::move(value));
   }
 }
-
-void AddCommonHeaders(aws::HttpResponse& response, std::string_view content_type, const std::string& request_id) {
-  response.headers.emplace_back("Content-Type", std::string(content_type));
-  response.headers.emplace_back("x-amzn-RequestId", request_id);
-}
-
-constexpr std::string_view kMarkerPrefix = "keyrotor-sandbox:";
 
 }  // namespace
 
@@ -145,146 +128,6 @@ Status Route(const aws::HttpRequest& request, RoutedRequest& out) {
   return Status::Ok();
 }
 
-XmlWriter& XmlWriter::Open(std::string_view name) {
-  out_ += '<';
-  out_ += name;
-  out_ += '>';
-  return *this;
-}
-
-XmlWriter& XmlWriter::Close(std::string_view name) {
-  out_ += "</";
-  out_ += name;
-  out_ += '>';
-  return *this;
-}
-
-XmlWriter& XmlWriter::Leaf(std::string_view name, std::string_view text) {
-  Open(name);
-  out_ += XmlEscape(text);
-  return Close(name);
-}
-
-XmlWriter& XmlWriter::Empty(std::string_view name) {
-  out_ += '<';
-  out_ += name;
-  out_ += "/>";
-  return *this;
-}
-
-std::string XmlWriter::Take() { return std::move(out_); }
-
-std::string XmlEscape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      case '\r':
-        out += "&#xD;";
-        break;
-      default:
-        out.push_back(c);
-    }
-  }
-  return out;
-}
-
-Reply Reply::Xml(std::string children) {
-  Reply r;
-  r.xml = std::move(children);
-  return r;
-}
-
-Reply Reply::NoResult() {
-  Reply r;
-  r.has_result = false;
-  return r;
-}
-
-Reply Reply::Json(nlohmann::json body) {
-  Reply r;
-  r.json = std::move(body);
-  return r;
-}
-
-Reply::~Reply() { WipeString(xml); }
-
-namespace {
-
-// Messages quote request bytes (an X-Amz-Target header, a query parameter) that
-// need not be UTF-8, and nlohmann's dump() throws on those: send U+FFFD instead.
-std::string DumpJson(const nlohmann::json& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-}  // namespace
-
-aws::HttpResponse RenderReply(const RoutedRequest& routed, const Reply& reply) {
-  aws::HttpResponse response;
-  response.status = 200;
-  std::string request_id = RandomUuid();
-  if (routed.json_protocol) {
-    AddCommonHeaders(response, "application/x-amz-json-1.1", request_id);
-    response.body = DumpJson(reply.json);
-    return response;
-  }
-  AddCommonHeaders(response, "text/xml", request_id);
-  const std::string& op = routed.operation;
-  std::string& b = response.body;
-  b.reserve(reply.xml.size() + 2 * op.size() + 200);
-  b += "<";
-  b += op;
-  b += "Response xmlns=\"";
-  b += Namespace(routed.service);
-  b += "\">";
-  if (reply.has_result) {
-    b += "<" + op + "Result>";
-    b += reply.xml;
-    b += "</" + op + "Result>";
-  }
-  b += "<ResponseMetadata><RequestId>" + request_id + "</RequestId></ResponseMetadata></" + op + "Response>";
-  return response;
-}
-
-aws::HttpResponse RenderError(const RoutedRequest& routed, const Status& error) {
-  AwsErrorDetail detail = error.aws() ? *error.aws() : AwsErrorDetail{"InternalFailure", error.message(), "", 500};
-  aws::HttpResponse response;
-  response.status = detail.http_status;
-  std::string request_id = RandomUuid();
-  if (routed.json_protocol) {
-    AddCommonHeaders(response, "application/x-amz-json-1.1", request_id);
-    response.headers.emplace_back("X-Amzn-ErrorType", detail.code);
-    response.body = DumpJson(nlohmann::json{{"__type", detail.code}, {"message", detail.message}});
-    return response;
-  }
-  AddCommonHeaders(response, "text/xml", request_id);
-  XmlWriter xml;
-  xml.Open("Error")
-      .Leaf("Type", detail.http_status >= 500 ? "Receiver" : "Sender")
-      .Leaf("Code", detail.code)
-      .Leaf("Message", detail.message)
-      .Close("Error")
-      .Leaf("RequestId", request_id);
-  response.body =
-      "<ErrorResponse xmlns=\"" + std::string(Namespace(routed.service)) + "\">" + xml.Take() + "</ErrorResponse>";
-  return response;
-}
-
 const std::string* FindParam(const Params& params, std::string_view name) {
   auto it = params.find(name);
   return it == params.end() ? nullptr : &it->second;
@@ -360,63 +203,6 @@ Result<std::optional<std::vector<std::string>>> OptionalStringList(const nlohman
     out.push_back(v.get<std::string>());
   }
   return std::optional<std::vector<std::string>>(std::move(out));
-}
-
-Result<PageRequest> ParsePageRequest(const Params& params) {
-  PageRequest out;
-  if (const std::string* max = FindParam(params, "MaxItems")) {
-    long long n = 0;
-    auto [ptr, ec] = std::from_chars(max->data(), max->data() + max->size(), n);
-    if (ec != std::errc() || ptr != max->data() + max->size()) {
-      return ApiError(400, "ValidationError", "Invalid value for parameter MaxItems: " + *max);
-    }
-    if (n < 1) {
-      return ApiError(400, "ValidationError",
-                      ValidationMessage(*max, "maxItems", "Member must have value greater than or equal to 1"));
-    }
-    if (n > 1000) {
-      return ApiError(400, "ValidationError",
-                      ValidationMessage(*max, "maxItems", "Member must have value less than or equal to 1000"));
-    }
-    out.max_items = static_cast<size_t>(n);
-  }
-  if (const std::string* marker = FindParam(params, "Marker")) {
-    std::optional<std::string> decoded = Base64Decode(*marker);
-    if (!decoded || !StartsWith(*decoded, kMarkerPrefix)) {
-      return ApiError(400, "ValidationError", "Invalid Marker: " + *marker);
-    }
-    out.after = decoded->substr(kMarkerPrefix.size());
-  }
-  return out;
-}
-
-Page Paginate(const std::vector<std::string>& sorted_keys, const PageRequest& request) {
-  Page page;
-  if (request.after) {
-    page.begin = static_cast<size_t>(std::upper_bound(sorted_keys.begin(), sorted_keys.end(), *request.after) -
-                                     sorted_keys.begin());
-  }
-  page.end = std::min(sorted_keys.size(), page.begin + request.max_items);
-  page.truncated = page.end < sorted_keys.size();
-  if (page.truncated) page.marker = Base64Encode(std::string(kMarkerPrefix) + sorted_keys[page.end - 1]);
-  return page;
-}
-
-std::string PositionKey(size_t i) {
-  std::string digits = std::to_string(i);
-  return std::string(digits.size() < 10 ? 10 - digits.size() : 0, '0') + digits;
-}
-
-Page PaginatePositions(size_t count, const PageRequest& request) {
-  std::vector<std::string> positions;
-  positions.reserve(count);
-  for (size_t i = 0; i < count; ++i) positions.push_back(PositionKey(i));
-  return Paginate(positions, request);
-}
-
-void WritePageTail(XmlWriter& xml, const Page& page) {
-  xml.Leaf("IsTruncated", page.truncated ? "true" : "false");
-  if (page.truncated) xml.Leaf("Marker", page.marker);
 }
 
 std::optional<std::string> Base64Decode(std::string_view text) {

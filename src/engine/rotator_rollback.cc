@@ -1,0 +1,78 @@
+// Abandoning a rotation: the destinations restored, the new key deleted.
+#include "engine/rotator_run.h"
+
+namespace keyrotor::engine {
+
+using rotator_internal::WipeAllSealed;
+using rotator_internal::UndoSlot;
+using rotator_internal::kMaxRestoreAttempts;
+using rotator_internal::MayPass;
+using rotator_internal::DeleteKey;
+
+bool Rotator::Run::BeginRollback(const Status& why) {
+  if (opts_.dry_run) return Would("abandon the rotation: " + why.ToString());
+  record_.last_error = why.ToString();
+  record_.state = RotationState::kRollingBack;
+  Owe(notify::EventKind::kRotationFailed);
+  if (!SaveOrStop()) return false;
+  Audit("rollback", "started", record_.new_key_id, "", why.ToString());
+  return true;
+}
+
+bool Rotator::Run::StepRollingBack() {
+  if (opts_.dry_run) return Would("finish abandoning rotation " + record_.id);
+  destinations::KeyHandoff handoff = Handoff(Secret());
+  std::string retry;  // why this run stops before deleting the new key
+  for (size_t n = record_.destinations.size(); n > 0; --n) {
+    size_t i = n - 1;
+    DestinationProgress& d = record_.destinations[i];
+    if (d.step != Step::kSnapshotted && d.step != Step::kWritten) continue;
+    Result<std::optional<Secret>> snapshot = r_.journal_->GetSealed(record_.id, UndoSlot(i));
+    if (!snapshot.ok()) return Fail(snapshot.status());
+    Result<std::unique_ptr<destinations::Destination>> dest =
+        destinations::MakeDestination(d.spec, r_.admin_, opts_.destination_options);
+    Status restored = dest.ok() ? (*dest)->Restore(handoff, snapshot->value_or(Secret())) : dest.status();
+    // FailedPrecondition: the destination holds a key newer than this
+    // rotation's (someone wrote it since); it is not ours to take back.
+    bool superseded = restored.code() == StatusCode::kFailedPrecondition;
+    if (restored.ok() || superseded) {
+      Audit("restore", restored.ok() ? "ok" : "skipped", record_.new_key_id, "",
+            d.spec + (restored.ok() ? "" : ": " + restored.ToString()));
+      d.step = Step::kRestored;
+    } else if (MayPass(restored) && ++d.restore_attempts < kMaxRestoreAttempts) {
+      std::string attempt = "attempt " + std::to_string(d.restore_attempts) + " of " +
+                            std::to_string(kMaxRestoreAttempts) + "; will retry";
+      Audit("restore", "failed", record_.new_key_id, "", d.spec + ": " + restored.ToString() + " (" + attempt + ")");
+      if (retry.empty()) retry = "restoring " + d.spec + " (" + attempt + "): " + restored.ToString();
+    } else {
+      // Given up: the new key is deleted all the same (below), so the user is
+      // not left with a key nobody holds and its secret leaves the journal.
+      d.step = Step::kNeedsAttention;
+      std::string note = d.spec + " could not be restored and needs attention (it may still hold abandoned key " +
+                         record_.new_key_id + ", which is deleted): " + restored.ToString();
+      Audit("restore", "failed", record_.new_key_id, "", note);
+      record_.last_error += "; " + note;
+      // The owners hear of it, even if they were told of the failure already.
+      if (std::find(record_.pending_events.begin(), record_.pending_events.end(),
+                    notify::EventKind::kRotationFailed) == record_.pending_events.end()) {
+        Owe(notify::EventKind::kRotationFailed);
+      }
+    }
+    if (!SaveOrStop()) return false;
+  }
+  if (!retry.empty()) return RetryLater(retry);
+  if (!record_.new_key_id.empty()) {
+    Status deleted = DeleteKey(*iam_, user(), record_.new_key_id);
+    if (!deleted.ok()) return RetryLater(deleted.WithContext("deleting the abandoned new key (will retry)").ToString());
+    Audit("delete_new", "ok", record_.new_key_id, iam_->last_request_id(), "abandoned");
+  }
+  record_.state = RotationState::kRolledBack;
+  if (!SaveOrStop(WipeAllSealed())) return false;
+  Audit("rollback", "ok", record_.old_key_id, "",
+        record_.mode == RotationMode::kDeleteFirst ? "old key was deleted first: the user has no key"
+                                                   : "old key kept");
+  DrainEvents();
+  return true;
+}
+
+}  // namespace keyrotor::engine
