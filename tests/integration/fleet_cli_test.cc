@@ -315,7 +315,7 @@ TEST_F(FleetCliTest, ThrottlingSlowsTheRunDownWithoutFailingAnyone) {
       WriteConfig("concurrency = 16\n[[selection]]\nuser_regex = \"^svc-\"\nmode = \"immediate\"\n"
                   "to = \"secretsmanager:keys/{user}\"\n");
   ProcessResult r = Run({"run", "--config", config});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;  // which user failed, and why
   RunOutput out = ParseRun(r.out);
   EXPECT_EQ(out.summary["results"]["completed"], 60) << out.summary.dump();
   EXPECT_GT(sb().stats().throttled, 0u);  // the limiter had something to adapt to
