@@ -76,7 +76,7 @@ double Hammer(const aws::ClientFactory& clients, const Options& o, uint64_t* err
 }
 
 void Throughput(const Options& o) {
-  aws::CurlTransport transport({"", 256});
+  aws::CurlTransport transport({"", {}, 256});
   auto server = sandbox::SandboxServer::Start({});
   if (!server.ok()) throw std::runtime_error(server.status().ToString());
   auto admin = (*server)->sandbox().CreateAdmin("bench-admin");

@@ -115,6 +115,10 @@ void CurlTransport::Release(void* handle) {
 Result<HttpResponse> CurlTransport::Send(const HttpRequest& request, const TransportOptions& options) {
   KR_ASSIGN_OR_RETURN(Url url, ParseUrl(request.url));
   KR_RETURN_IF_ERROR(CheckTransportUrl(url));
+  if (url.scheme == "https") {
+    std::call_once(ca_once_, [this] { ca_ = FindCaCertificates(options_.ca_bundle, options_.env); });
+    if (!ca_.ok()) return ca_.status();
+  }
 
   CURL* curl = static_cast<CURL*>(Acquire());
   if (!curl) return Status::Internal("curl_easy_init failed");
@@ -134,7 +138,12 @@ Result<HttpResponse> CurlTransport::Send(const HttpRequest& request, const Trans
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
-  if (!options_.ca_bundle.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_bundle.c_str());
+  if (url.scheme == "https") {
+    // Only the certificates found for this system: never libcurl's built-in
+    // path, which is the build machine's distribution's.
+    curl_easy_setopt(curl, CURLOPT_CAINFO, ca_->file.empty() ? nullptr : ca_->file.c_str());
+    curl_easy_setopt(curl, CURLOPT_CAPATH, ca_->dir.empty() ? nullptr : ca_->dir.c_str());
+  }
   // Loopback and the metadata endpoints never go through a proxy (a proxy
   // would answer for its own host); everything else honours HTTPS_PROXY/NO_PROXY.
   if (url.IsLoopback() || url.IsMetadataEndpoint()) curl_easy_setopt(curl, CURLOPT_PROXY, "");
@@ -181,6 +190,11 @@ Result<HttpResponse> CurlTransport::Send(const HttpRequest& request, const Trans
   }
   if (!status.ok()) return status;
   return response;
+}
+
+std::string CurlVersion() {
+  const curl_version_info_data* info = curl_version_info(CURLVERSION_NOW);
+  return std::string(info->version) + (info->ssl_version ? std::string(" (") + info->ssl_version + ")" : "");
 }
 
 }  // namespace keyrotor::aws

@@ -8,12 +8,15 @@
 #include <string>
 #include <vector>
 
+#include "aws/ca_bundle.h"
 #include "aws/http.h"
+#include "base/environment.h"
 
 namespace keyrotor::aws {
 
 struct CurlTransportOptions {
-  std::string ca_bundle;  // AWS_CA_BUNDLE / ca_bundle; empty = system store
+  std::string ca_bundle;  // AWS_CA_BUNDLE / ca_bundle; empty = the system's (FindCaCertificates)
+  EnvMap env;             // SSL_CERT_FILE and SSL_CERT_DIR, read as OpenSSL reads them
   size_t max_idle_handles = 64;
 };
 
@@ -31,6 +34,10 @@ class CurlTransport : public HttpTransport {
   void Release(void* handle);
 
   CurlTransportOptions options_;
+  // Found once, at the first https request: plain http to loopback (the
+  // sandbox, a Lambda Runtime API) needs no certificates.
+  std::once_flag ca_once_;
+  Result<CaCertificates> ca_ = Status::Internal("not looked up");
   std::mutex mu_;
   std::vector<void*> idle_;  // CURL* kept alive for their open connections
 };
@@ -38,5 +45,8 @@ class CurlTransport : public HttpTransport {
 // Refuses http:// to anything but a loopback address: credentials and secrets
 // travel in these requests.
 Status CheckUrlIsSafe(const Url& url);
+
+// "7.88.1 (OpenSSL/3.0.17)": the libcurl this process runs with and its TLS library.
+std::string CurlVersion();
 
 }  // namespace keyrotor::aws

@@ -172,7 +172,7 @@ TEST(CurlTransportTlsTest, VerificationIsAlwaysOnAndCaBundleIsHonoured) {
   EXPECT_EQ(untrusted.status().code(), StatusCode::kFailedPrecondition) << untrusted.status().ToString();
   EXPECT_EQ(Classify(untrusted.status(), true), RetryClass::kNone);
 
-  CurlTransport with_bundle({ca, 4});
+  CurlTransport with_bundle({ca, {}, 4});
   auto trusted = with_bundle.Send(req, {});
   ASSERT_TRUE(trusted.ok()) << trusted.status().ToString();
   EXPECT_EQ(trusted->status, 200);
@@ -183,6 +183,40 @@ TEST(CurlTransportTlsTest, VerificationIsAlwaysOnAndCaBundleIsHonoured) {
   wrong_name.method = "GET";
   wrong_name.url = "https://127.0.0.2:" + std::to_string(server->port()) + "/";
   EXPECT_FALSE(with_bundle.Send(wrong_name, {}).ok());
+  server.reset();
+  std::filesystem::remove_all(dir);
+}
+
+// SSL_CERT_FILE is honoured as OpenSSL honours it; a CA bundle that does not
+// exist is an error naming it, before anything is sent, never a silent
+// fallback to no verification or to another store.
+TEST(CurlTransportTlsTest, SslCertFileIsHonouredAndAMissingBundleIsNamed) {
+  std::string dir = keyrotor::testing::MakeTempDir("keyrotor-tls");
+  std::string ca = dir + "/ca.pem";
+  auto server = keyrotor::testing::TlsServer::Start(ca);
+  HttpRequest req;
+  req.method = "GET";
+  req.url = server->url();
+
+  CurlTransport from_env({"", {{"SSL_CERT_FILE", ca}}, 4});
+  auto trusted = from_env.Send(req, {});
+  ASSERT_TRUE(trusted.ok()) << trusted.status().ToString();
+  EXPECT_EQ(trusted->body, "ok");
+
+  CurlTransport missing({dir + "/no-such.pem", {}, 4});
+  auto refused = missing.Send(req, {});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find(dir + "/no-such.pem"), std::string::npos) << refused.status().message();
+  EXPECT_EQ(server->handshakes_completed(), 1);
+
+  // Plain http to loopback needs no certificates at all, even with a bad bundle.
+  HttpRequest loopback;
+  loopback.method = "GET";
+  loopback.url = "http://127.0.0.1:1/";
+  auto plain = missing.Send(loopback, {});
+  ASSERT_FALSE(plain.ok());
+  EXPECT_EQ(plain.status().code(), StatusCode::kNetworkError) << plain.status().ToString();
   server.reset();
   std::filesystem::remove_all(dir);
 }

@@ -1,9 +1,11 @@
 #include "base/crypto.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
+#include <sodium.h>
 
 #include <stdexcept>
 
@@ -62,5 +64,9 @@ std::string RandomUuid() {
   return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" +
          hex.substr(20);
 }
+
+std::string OpenSslVersion() { return OpenSSL_version(OPENSSL_VERSION); }
+
+std::string SodiumVersion() { return sodium_version_string(); }
 
 }  // namespace keyrotor

@@ -18,4 +18,8 @@ std::string RandomBytes(size_t n);
 // A random RFC 4122 version-4 UUID, e.g. for Secrets Manager ClientRequestToken.
 std::string RandomUuid();
 
+// The versions of the libraries this build runs with, for `keyrotor version`.
+std::string OpenSslVersion();  // e.g. "OpenSSL 3.0.17 1 Jul 2025"
+std::string SodiumVersion();   // e.g. "1.0.18"
+
 }  // namespace keyrotor

@@ -8,7 +8,7 @@ namespace keyrotor::cli {
 
 int Main(int argc, char** argv) {
   CLI::App app{"keyrotor: rotate AWS IAM user access keys safely, on a schedule"};
-  app.set_version_flag("--version", std::string("keyrotor ") + KEYROTOR_VERSION);
+  app.set_version_flag("--version", [] { return VersionText(); }, "Print the version, commit and library versions, and exit");
   app.require_subcommand(1);
   RegisterRotateCommand(app);
   RegisterEventCommand(app);
@@ -27,6 +27,7 @@ int Main(int argc, char** argv) {
   RegisterRunCommands(app);
   RegisterDaemonCommand(app);
   RegisterManpageCommand(app);
+  RegisterVersionCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {

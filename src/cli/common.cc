@@ -51,7 +51,15 @@ aws::HttpTransport* SharedTransport(const std::string& ca_bundle) {
   static std::map<std::string, std::unique_ptr<aws::CurlTransport>> transports;
   std::lock_guard<std::mutex> lock(mu);
   auto& t = transports[ca_bundle];
-  if (!t) t = std::make_unique<aws::CurlTransport>(aws::CurlTransportOptions{ca_bundle, 64});
+  if (!t) {
+    aws::CurlTransportOptions options;
+    options.ca_bundle = ca_bundle;
+    EnvMap env = ProcessEnvironment();
+    for (const char* name : {"SSL_CERT_FILE", "SSL_CERT_DIR"}) {
+      if (auto value = EnvValue(env, name)) options.env[name] = *value;
+    }
+    t = std::make_unique<aws::CurlTransport>(std::move(options));
+  }
   return t.get();
 }
 

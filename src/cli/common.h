@@ -68,5 +68,8 @@ void RegisterConfigCommand(CLI::App& app);
 void RegisterRunCommands(CLI::App& app);  // plan, run
 void RegisterDaemonCommand(CLI::App& app);
 void RegisterManpageCommand(CLI::App& app);  // hidden: the build's man pages
+void RegisterVersionCommand(CLI::App& app);
+// What `keyrotor version` prints, for --version.
+std::string VersionText();
 
 }  // namespace keyrotor::cli

@@ -32,12 +32,20 @@ std::vector<std::string> ActionsFor(const std::string& feature) {
 int RunDoctor(const DoctorFlags& flags) {
   EnvMap env = ProcessEnvironment();
   std::string source;
-  Result<aws::ClientFactory> factory = BuildClientFactory(flags.global, env, true, nullptr, &source);
+  credentials::Settings settings;
+  Result<aws::ClientFactory> factory = BuildClientFactory(flags.global, env, true, &settings, &source);
   if (!factory.ok()) {
     PrintError(factory.status());
     return kExitUsage;
   }
   fmt::print("credentials: {}\n", source);
+  // TLS: the certificates every https call verifies against (aws/ca_bundle.h).
+  Result<aws::CaCertificates> ca = aws::FindCaCertificates(settings.ca_bundle, env);
+  if (ca.ok()) {
+    fmt::print("ok       CA certificates: {} ({})\n", ca->file.empty() ? ca->dir : ca->file, ca->source);
+  } else {
+    fmt::print("FAILED   {}\n", ca.status().message());
+  }
   auto sts = factory->Sts();
   auto who = sts.ok() ? sts->GetCallerIdentity() : Result<aws::CallerIdentity>(sts.status());
   if (!who.ok()) {

@@ -24,6 +24,8 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <libpq-fe.h>
+
 #include <pqxx/pqxx>
 #include <thread>
 
@@ -496,6 +498,11 @@ Result<std::unique_ptr<Journal>> OpenPostgresJournal(const std::string& url, con
   }
   KR_ASSIGN_OR_RETURN(std::unique_ptr<JournalStore> store, OpenPostgresStore(url));
   return NewSealingJournal(std::move(store), sealing_key_file);
+}
+
+std::string LibpqVersion() {
+  int v = PQlibVersion();  // 150014 for 15.14 (10 and later: major * 10000 + minor)
+  return std::to_string(v / 10000) + "." + std::to_string(v % 10000) + " (libpqxx " PQXX_VERSION ")";
 }
 
 }  // namespace keyrotor::engine

@@ -40,4 +40,7 @@ Result<std::unique_ptr<JournalStore>> OpenPostgresStore(const std::string& url);
 // replaced by **** (base/conninfo_redact.h), for messages.
 std::string RedactPostgresUrl(const std::string& url);
 
+// The libpq this process runs with, e.g. "15.14", and the libpqxx it was built with.
+std::string LibpqVersion();
+
 }  // namespace keyrotor::engine

@@ -594,4 +594,6 @@ Result<std::unique_ptr<Journal>> OpenSqliteJournal(const std::string& path) {
   return NewSealingJournal(std::move(store), path + ".key");
 }
 
+std::string SqliteVersion() { return sqlite3_libversion(); }
+
 }  // namespace keyrotor::engine

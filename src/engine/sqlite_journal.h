@@ -24,4 +24,7 @@ Result<std::unique_ptr<Journal>> OpenSqliteJournal(const std::string& path);
 // The store alone (for tests of what it stores, and of the journal above).
 Result<std::unique_ptr<JournalStore>> OpenSqliteStore(const std::string& path);
 
+// The SQLite library this process runs with, e.g. "3.40.1".
+std::string SqliteVersion();
+
 }  // namespace keyrotor::engine
