@@ -14,6 +14,12 @@ namespace keyrotor {
 using TimePoint = std::chrono::system_clock::time_point;
 using Duration = std::chrono::milliseconds;
 
+// Milliseconds since the Unix epoch, as the journals store time.
+inline int64_t ToMillis(TimePoint t) { return std::chrono::duration_cast<Duration>(t.time_since_epoch()).count(); }
+inline TimePoint FromMillis(int64_t ms) {
+  return TimePoint(std::chrono::duration_cast<TimePoint::duration>(Duration(ms)));
+}
+
 class Clock {
  public:
   virtual ~Clock() = default;
@@ -47,6 +53,8 @@ class FakeClock : public Clock {
 std::string FormatAmzDate(TimePoint t);
 // "2015-08-30T12:36:00Z" (whole seconds), as IAM and STS write timestamps.
 std::string FormatIso8601(TimePoint t);
+// "2026-12-02": the UTC date of `t`.
+inline std::string FormatIsoDate(TimePoint t) { return FormatIso8601(t).substr(0, 10); }
 // Accepts "2015-08-30T12:36:00Z", fractional seconds and "+00:00"-style offsets.
 Result<TimePoint> ParseIso8601(std::string_view text);
 // Parses X-Amz-Date's compact form.

@@ -9,13 +9,13 @@
 #include <cstring>
 
 #include "base/file_util.h"
+#include "base/strings.h"
 
 namespace keyrotor {
 namespace {
 
-std::string ErrnoText(int err) { return std::strerror(err); }
 
-std::string Join(const std::string& dir, const std::string& name) {
+std::string JoinPath(const std::string& dir, const std::string& name) {
   return dir.empty() || dir.back() == '/' ? dir + name : dir + "/" + name;
 }
 
@@ -112,7 +112,7 @@ Result<FileLock> FileLock::Acquire(const std::string& path, const FileLockOption
 
 Result<FileLock> FileLock::AcquireInDirectory(const std::string& dir, const std::string& name,
                                               const FileLockOptions& opts) {
-  const std::string display = Join(dir, name);
+  const std::string display = JoinPath(dir, name);
   if (::mkdir(dir.c_str(), 0700) == 0) {
     // mkdir applies the umask; a lock directory is private whatever it is.
     if (::chmod(dir.c_str(), 0700) != 0) return Status::IoError(dir + ": cannot set mode 0700: " + ErrnoText(errno));

@@ -16,6 +16,7 @@
 
 #include "base/file_system.h"
 #include "base/secret.h"
+#include "base/strings.h"
 
 namespace keyrotor {
 namespace {
@@ -23,7 +24,6 @@ namespace {
 // Deep enough for any sane chain of links, the same bound Linux uses (ELOOP).
 constexpr int kMaxSymlinkHops = 40;
 
-std::string ErrnoText(int err) { return std::strerror(err); }
 
 using Warn = std::function<void(const std::string&)>;
 

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "base/file_util.h"
+#include "base/strings.h"
 
 namespace keyrotor {
 namespace {
@@ -22,7 +23,6 @@ bool SodiumReady() {
   return ready;
 }
 
-std::string ErrnoText() { return std::strerror(errno); }
 
 // Creates the key file so that no process ever sees it half written: the key
 // goes to a private temp file first, which is then link()ed into place. When
@@ -34,11 +34,11 @@ Status CreateKeyFile(const std::string& path) {
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
     sodium_memzero(key.data(), key.size());
-    return Status::IoError(path + ": cannot create key file: " + ErrnoText());
+    return Status::IoError(path + ": cannot create key file: " + ErrnoText(errno));
   }
   bool ok = ::fchmod(fd, 0600) == 0 && ::write(fd, key.data(), key.size()) == static_cast<ssize_t>(key.size()) &&
             ::fsync(fd) == 0;
-  std::string why = ok ? "" : ErrnoText();
+  std::string why = ok ? "" : ErrnoText(errno);
   ::close(fd);
   sodium_memzero(key.data(), key.size());
   if (!ok) {
@@ -51,7 +51,7 @@ Status CreateKeyFile(const std::string& path) {
   if (linked != 0) {
     if (link_errno == EEXIST) return Status::AlreadyExists(path);
     errno = link_errno;
-    return Status::IoError(path + ": cannot create key file: " + ErrnoText());
+    return Status::IoError(path + ": cannot create key file: " + ErrnoText(errno));
   }
   return Status::Ok();
 }
@@ -62,10 +62,10 @@ Result<SealingKey> SealingKey::LoadOrCreate(const std::string& path) {
   if (!SodiumReady()) return Status::Internal("libsodium failed to initialise");
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
-    if (errno != ENOENT) return Status::IoError(path + ": " + ErrnoText());
+    if (errno != ENOENT) return Status::IoError(path + ": " + ErrnoText(errno));
     Status created = CreateKeyFile(path);
     if (!created.ok() && created.code() != StatusCode::kAlreadyExists) return created;
-    if (::stat(path.c_str(), &st) != 0) return Status::IoError(path + ": " + ErrnoText());
+    if (::stat(path.c_str(), &st) != 0) return Status::IoError(path + ": " + ErrnoText(errno));
   }
   if ((st.st_mode & 077) != 0) {
     return Status::PermissionDenied(path + ": key file is readable by group or others (chmod 600 it)");

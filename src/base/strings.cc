@@ -1,6 +1,7 @@
 #include "base/strings.h"
 
 #include <cctype>
+#include <cstring>
 
 namespace keyrotor {
 
@@ -76,6 +77,17 @@ std::string UriDecode(std::string_view s, bool plus_as_space) {
     } else {
       out.push_back(s[i]);
     }
+  }
+  return out;
+}
+
+std::string ErrnoText(int err) { return std::strerror(err); }
+
+std::string Join(const std::vector<std::string>& items, std::string_view sep) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out += sep;
+    out += items[i];
   }
   return out;
 }

@@ -18,4 +18,10 @@ std::string UriEncode(std::string_view s, bool keep_slash = false);
 // Decodes %XX; '+' stays '+' unless plus_as_space (form bodies).
 std::string UriDecode(std::string_view s, bool plus_as_space = false);
 
+// strerror(err) as a string.
+std::string ErrnoText(int err);
+
+// The items with `sep` between them.
+std::string Join(const std::vector<std::string>& items, std::string_view sep = ", ");
+
 }  // namespace keyrotor

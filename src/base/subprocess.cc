@@ -29,7 +29,6 @@ constexpr std::chrono::milliseconds kAfterExitGrace{200};
 // SIGCHLD handler: that is process-wide state a library must not take).
 constexpr int kPollTickMs = 20;
 
-std::string ErrnoText(int err) { return std::strerror(err); }
 
 class Fd {
  public:

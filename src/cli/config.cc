@@ -18,12 +18,6 @@ struct ConfigCheckFlags {
   std::string now;  // tests fix "now" for the next run times
 };
 
-std::string Join(const std::vector<std::string>& items, std::string_view sep = ", ") {
-  std::string out;
-  for (const std::string& i : items) out += (out.empty() ? "" : std::string(sep)) + i;
-  return out;
-}
-
 // A postgresql:// URL may carry a password: show it without its user info.
 std::string PrintableState(const std::string& state) { return RedactConnectionSecrets(state, state); }
 

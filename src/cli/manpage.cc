@@ -174,12 +174,6 @@ std::vector<std::string> CommandPath(const CLI::App& app) {
   return path;
 }
 
-std::string Join(const std::vector<std::string>& parts, const std::string& sep) {
-  std::string out;
-  for (const std::string& p : parts) out += (out.empty() ? "" : sep) + p;
-  return out;
-}
-
 // The option as --help shows it: "-h, --help", "--config TEXT".
 std::string OptionHead(const CLI::Option* opt) {
   std::vector<std::string> names;

@@ -10,7 +10,7 @@
 namespace keyrotor::credentials {
 namespace {
 
-constexpr char kName[] = "container credentials provider";
+constexpr char kContainerName[] = "container credentials provider";
 
 // A string member, or nullptr when absent; `bad` set when present but not a string.
 const std::string* StringMember(const nlohmann::json& j, const char* key, bool& bad) {
@@ -132,7 +132,7 @@ Result<std::string> ContainerCredentialsProvider::AuthorizationHeader() const {
 }
 
 Result<aws::Credentials> ContainerCredentialsProvider::GetCredentials() {
-  auto fail = [](const Status& s) { return s.WithContext(kName); };
+  auto fail = [](const Status& s) { return s.WithContext(kContainerName); };
   Result<std::string> url = Url();
   if (!url.ok()) return fail(url.status());
   Result<std::string> auth = AuthorizationHeader();
@@ -160,7 +160,7 @@ Result<aws::Credentials> ContainerCredentialsProvider::GetCredentials() {
       if (response->status >= 400 && response->status < 500 && response->status != 429) break;
       continue;
     }
-    return ParseCredentialsJson(response->body, kName, CredentialsJsonFormat::kMetadata);
+    return ParseCredentialsJson(response->body, kContainerName, CredentialsJsonFormat::kMetadata);
   }
   return fail(last);
 }

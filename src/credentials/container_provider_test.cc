@@ -14,15 +14,15 @@
 namespace keyrotor::credentials {
 namespace {
 
-constexpr char kSecret[] = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYCONTAINER";
-constexpr char kToken[] = "IQoJb3JpZ2luX2VjEContainerToken";
+constexpr char kContainerSecret[] = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYCONTAINER";
+constexpr char kContainerToken[] = "IQoJb3JpZ2luX2VjEContainerToken";
 constexpr char kAuth[] = "Bearer-auth-token-value";
 
-const TimePoint kStart = TimePoint() + std::chrono::hours(24 * 365 * 50);
+const TimePoint kContainerStart = TimePoint() + std::chrono::hours(24 * 365 * 50);
 
 std::string CredentialsJson() {
-  return std::string("{\"AccessKeyId\": \"ASIACONTAINER\", \"SecretAccessKey\": \"") + kSecret + "\", \"Token\": \"" +
-         kToken + "\", \"Expiration\": \"2030-01-02T03:04:05Z\", \"RoleArn\": \"arn:aws:iam::123456789012:role/task\"}";
+  return std::string("{\"AccessKeyId\": \"ASIACONTAINER\", \"SecretAccessKey\": \"") + kContainerSecret + "\", \"Token\": \"" +
+         kContainerToken + "\", \"Expiration\": \"2030-01-02T03:04:05Z\", \"RoleArn\": \"arn:aws:iam::123456789012:role/task\"}";
 }
 
 // Records what each request carried; answers with a queue of statuses then `body`.
@@ -74,7 +74,7 @@ class NoRequestsTransport : public aws::HttpTransport {
 
 void ExpectCleanError(const Status& s) {
   EXPECT_NE(s.message().find("container credentials provider"), std::string::npos) << s.message();
-  for (const char* secret : {kSecret, kToken, kAuth}) {
+  for (const char* secret : {kContainerSecret, kContainerToken, kAuth}) {
     EXPECT_EQ(s.message().find(secret), std::string::npos) << s.message();
   }
 }
@@ -100,7 +100,7 @@ class ContainerProviderTest : public ::testing::Test {
     for (const auto& f : token_files_) unlink(f.c_str());
   }
 
-  FakeClock clock_{kStart};
+  FakeClock clock_{kContainerStart};
   aws::CurlTransport transport_;
   FakeContainerEndpoint fake_;
   std::vector<std::string> token_files_;
@@ -111,8 +111,8 @@ TEST_F(ContainerProviderTest, RelativeUriGoesToTheContainerEndpoint) {
                       {"AWS_CONTAINER_AUTHORIZATION_TOKEN", kAuth}});
   ASSERT_TRUE(creds.ok()) << creds.status().ToString();
   EXPECT_EQ(creds->access_key_id, "ASIACONTAINER");
-  EXPECT_EQ(creds->secret_access_key.reveal(), kSecret);
-  EXPECT_EQ(creds->session_token.reveal(), kToken);
+  EXPECT_EQ(creds->secret_access_key.reveal(), kContainerSecret);
+  EXPECT_EQ(creds->session_token.reveal(), kContainerToken);
   EXPECT_EQ(FormatIso8601(*creds->expiration), "2030-01-02T03:04:05Z");
   EXPECT_EQ(fake_.path, "/v2/credentials/abc-123");
   EXPECT_EQ(fake_.authorization, kAuth);
@@ -189,11 +189,11 @@ TEST_F(ContainerProviderTest, NotConfiguredOrMissingTokenFile) {
 
 TEST_F(ContainerProviderTest, MalformedResponsesFailWithoutQuotingThem) {
   const EnvMap env{{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/x"}};
-  for (std::string body : {std::string("{\"AccessKeyId\": \"ASIA\", \"SecretAccessKey\": \"") + kSecret + "\", ",
-                           std::string("{\"AccessKeyId\": \"ASIA\", \"SecretAccessKey\": \"") + kSecret + "\"}",
-                           std::string("[\"") + kSecret + "\"]",
-                           std::string("{\"AccessKeyId\": 7, \"SecretAccessKey\": \"") + kSecret + "\", \"Token\": \"" +
-                               kToken + "\", \"Expiration\": \"2030-01-02T03:04:05Z\"}"}) {
+  for (std::string body : {std::string("{\"AccessKeyId\": \"ASIA\", \"SecretAccessKey\": \"") + kContainerSecret + "\", ",
+                           std::string("{\"AccessKeyId\": \"ASIA\", \"SecretAccessKey\": \"") + kContainerSecret + "\"}",
+                           std::string("[\"") + kContainerSecret + "\"]",
+                           std::string("{\"AccessKeyId\": 7, \"SecretAccessKey\": \"") + kContainerSecret + "\", \"Token\": \"" +
+                               kContainerToken + "\", \"Expiration\": \"2030-01-02T03:04:05Z\"}"}) {
     fake_.body = body;
     auto creds = Fetch(env);
     ASSERT_FALSE(creds.ok()) << body;
@@ -207,7 +207,7 @@ TEST_F(ContainerProviderTest, ServerErrorsAreRetriedThreeTimesOneSecondApart) {
   auto creds = Fetch(env);
   ASSERT_TRUE(creds.ok()) << creds.status().ToString();
   EXPECT_EQ(fake_.requests, 3);
-  EXPECT_EQ(clock_.Now() - kStart, std::chrono::seconds(2));
+  EXPECT_EQ(clock_.Now() - kContainerStart, std::chrono::seconds(2));
 
   fake_.requests = 0;
   fake_.statuses = {500, 500, 500};

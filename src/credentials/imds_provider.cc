@@ -9,7 +9,7 @@
 namespace keyrotor::credentials {
 namespace {
 
-constexpr char kName[] = "IMDS provider";
+constexpr char kImdsName[] = "IMDS provider";
 constexpr char kRolePath[] = "/latest/meta-data/iam/security-credentials/";
 constexpr char kTokenHeader[] = "X-aws-ec2-metadata-token";
 
@@ -117,8 +117,8 @@ Result<aws::HttpResponse> ImdsCredentialsProvider::Get(const std::string& path, 
 }
 
 Result<aws::Credentials> ImdsCredentialsProvider::GetCredentials() {
-  if (disabled_) return Status::FailedPrecondition(std::string(kName) + ": disabled by AWS_EC2_METADATA_DISABLED");
-  auto fail = [](const Status& s) { return s.WithContext(kName); };
+  if (disabled_) return Status::FailedPrecondition(std::string(kImdsName) + ": disabled by AWS_EC2_METADATA_DISABLED");
+  auto fail = [](const Status& s) { return s.WithContext(kImdsName); };
   if (!config_error_.ok()) return fail(config_error_);
 
   Result<std::string> token = FetchToken();
@@ -138,7 +138,7 @@ Result<aws::Credentials> ImdsCredentialsProvider::GetCredentials() {
 
   Result<aws::HttpResponse> doc = Get(kRolePath + role, *token);
   if (!doc.ok()) return fail(doc.status());
-  return ParseCredentialsJson(doc->body, std::string(kName) + " (role " + role + ")", CredentialsJsonFormat::kMetadata);
+  return ParseCredentialsJson(doc->body, std::string(kImdsName) + " (role " + role + ")", CredentialsJsonFormat::kMetadata);
 }
 
 }  // namespace keyrotor::credentials

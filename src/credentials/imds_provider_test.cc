@@ -11,15 +11,15 @@
 namespace keyrotor::credentials {
 namespace {
 
-constexpr char kSecret[] = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYIMDSSECRET";
-constexpr char kToken[] = "IQoJb3JpZ2luX2VjEImdsSessionToken";
+constexpr char kImdsSecret[] = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYIMDSSECRET";
+constexpr char kImdsToken[] = "IQoJb3JpZ2luX2VjEImdsSessionToken";
 constexpr char kRole[] = "rotator-instance-role";
 
 std::string RoleDocument() {
   return std::string(
              "{\n  \"Code\" : \"Success\",\n  \"LastUpdated\" : \"2026-11-04T19:38:27Z\",\n  \"Type\" : \"AWS-HMAC\",\n"
              "  \"AccessKeyId\" : \"ASIAIMDS\",\n  \"SecretAccessKey\" : \"") +
-         kSecret + "\",\n  \"Token\" : \"" + kToken + "\",\n  \"Expiration\" : \"2030-11-05T02:02:26Z\"\n}";
+         kImdsSecret + "\",\n  \"Token\" : \"" + kImdsToken + "\",\n  \"Expiration\" : \"2030-11-05T02:02:26Z\"\n}";
 }
 
 aws::HttpResponse Reply(int status, std::string body) {
@@ -81,7 +81,7 @@ class FakeImds {
 
 void ExpectCleanError(const Status& s) {
   EXPECT_NE(s.message().find("IMDS provider"), std::string::npos) << s.message();
-  for (const char* secret : {kSecret, kToken}) EXPECT_EQ(s.message().find(secret), std::string::npos) << s.message();
+  for (const char* secret : {kImdsSecret, kImdsToken}) EXPECT_EQ(s.message().find(secret), std::string::npos) << s.message();
   EXPECT_EQ(s.message().find("imds-token-"), std::string::npos) << s.message();
 }
 
@@ -100,8 +100,8 @@ TEST_F(ImdsProviderTest, TokenThenRoleThenCredentials) {
   auto creds = Fetch();
   ASSERT_TRUE(creds.ok()) << creds.status().ToString();
   EXPECT_EQ(creds->access_key_id, "ASIAIMDS");
-  EXPECT_EQ(creds->secret_access_key.reveal(), kSecret);
-  EXPECT_EQ(creds->session_token.reveal(), kToken);
+  EXPECT_EQ(creds->secret_access_key.reveal(), kImdsSecret);
+  EXPECT_EQ(creds->session_token.reveal(), kImdsToken);
   EXPECT_EQ(FormatIso8601(*creds->expiration), "2030-11-05T02:02:26Z");
   EXPECT_NE(creds->provider.find(kRole), std::string::npos);
   EXPECT_EQ(imds_.ttl_header, "21600");
@@ -140,12 +140,12 @@ TEST_F(ImdsProviderTest, NoV1FallbackWhenTheTokenIsRefused) {
 
 TEST_F(ImdsProviderTest, MalformedDocumentIsAnErrorWithoutTheSecret) {
   imds_.document =
-      std::string("{\"Code\": \"Success\", \"AccessKeyId\": \"ASIA\", \"SecretAccessKey\": \"") + kSecret + "\"";
+      std::string("{\"Code\": \"Success\", \"AccessKeyId\": \"ASIA\", \"SecretAccessKey\": \"") + kImdsSecret + "\"";
   auto creds = Fetch();
   ASSERT_FALSE(creds.ok());
   ExpectCleanError(creds.status());
 
-  imds_.document = std::string("{\"Code\": \"Success\", \"AccessKeyId\": \"ASIA\", \"SecretAccessKey\": \"") + kSecret +
+  imds_.document = std::string("{\"Code\": \"Success\", \"AccessKeyId\": \"ASIA\", \"SecretAccessKey\": \"") + kImdsSecret +
                    "\", \"Expiration\": \"2030-11-05T02:02:26Z\"}";  // no Token
   creds = Fetch();
   ASSERT_FALSE(creds.ok());

@@ -12,8 +12,8 @@
 namespace keyrotor::credentials {
 namespace {
 
-constexpr char kSecret[] = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYPROCESSKEY";
-constexpr char kToken[] = "FwoGZXIvYXdzEPROCESSTOKEN";
+constexpr char kProcessSecret[] = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYPROCESSKEY";
+constexpr char kProcessToken[] = "FwoGZXIvYXdzEPROCESSTOKEN";
 
 class ProcessProviderTest : public ::testing::Test {
  protected:
@@ -41,8 +41,8 @@ class ProcessProviderTest : public ::testing::Test {
   // The message names the provider and profile and leaks nothing it read.
   void ExpectCleanError(const Status& s) {
     EXPECT_NE(s.message().find("credential_process (profile dev)"), std::string::npos) << s.message();
-    EXPECT_EQ(s.message().find(kSecret), std::string::npos) << s.message();
-    EXPECT_EQ(s.message().find(kToken), std::string::npos) << s.message();
+    EXPECT_EQ(s.message().find(kProcessSecret), std::string::npos) << s.message();
+    EXPECT_EQ(s.message().find(kProcessToken), std::string::npos) << s.message();
   }
 
   std::string dir_;
@@ -70,14 +70,14 @@ TEST_F(ProcessProviderTest, ReadsCredentialsAndArgumentsReachTheProcessUnsplit) 
                           "read x && exit 7\n"  // stdin is /dev/null
                           "printf '%s' '{\"Version\": 1, \"AccessKeyId\": \"ASIAPROC\", "
                           "\"SecretAccessKey\": \"" +
-                          kSecret + "\", \"SessionToken\": \"" + kToken +
+                          kProcessSecret + "\", \"SessionToken\": \"" + kProcessToken +
                           "\", \"Expiration\": \"2030-01-02T03:04:05Z\", \"AccountId\": \"123456789012\"}'\n");
   env_["KEYROTOR_TEST"] = "yes";
   auto creds = Run(script + " 'two words'");
   ASSERT_TRUE(creds.ok()) << creds.status().ToString();
   EXPECT_EQ(creds->access_key_id, "ASIAPROC");
-  EXPECT_EQ(creds->secret_access_key.reveal(), kSecret);
-  EXPECT_EQ(creds->session_token.reveal(), kToken);
+  EXPECT_EQ(creds->secret_access_key.reveal(), kProcessSecret);
+  EXPECT_EQ(creds->session_token.reveal(), kProcessToken);
   ASSERT_TRUE(creds->expiration.has_value());
   EXPECT_EQ(FormatIso8601(*creds->expiration), "2030-01-02T03:04:05Z");
   EXPECT_NE(creds->provider.find("profile dev"), std::string::npos);
@@ -112,42 +112,42 @@ TEST_F(ProcessProviderTest, RejectsAVersionOtherThanTheNumberOne) {
   for (const char* version : {"2", "\"1\"", "1.5", "null"}) {
     std::string script =
         Script("v.sh", std::string("echo '{\"Version\": ") + version +
-                           ", \"AccessKeyId\": \"AKIA\", \"SecretAccessKey\": \"" + kSecret + "\"}'\n");
+                           ", \"AccessKeyId\": \"AKIA\", \"SecretAccessKey\": \"" + kProcessSecret + "\"}'\n");
     auto creds = Run(script);
     ASSERT_FALSE(creds.ok()) << version;
     EXPECT_NE(creds.status().message().find("Version"), std::string::npos) << creds.status().message();
     ExpectCleanError(creds.status());
   }
   std::string no_version =
-      Script("nv.sh", std::string("echo '{\"AccessKeyId\": \"AKIA\", \"SecretAccessKey\": \"") + kSecret + "\"}'\n");
+      Script("nv.sh", std::string("echo '{\"AccessKeyId\": \"AKIA\", \"SecretAccessKey\": \"") + kProcessSecret + "\"}'\n");
   ASSERT_FALSE(Run(no_version).ok());
 }
 
 TEST_F(ProcessProviderTest, MissingSecretAccessKeyOrBadJsonFailsWithoutQuotingStdout) {
   std::string missing =
       Script("m.sh",
-             std::string("echo '{\"Version\": 1, \"AccessKeyId\": \"AKIA\", \"SessionToken\": \"") + kToken + "\"}'\n");
+             std::string("echo '{\"Version\": 1, \"AccessKeyId\": \"AKIA\", \"SessionToken\": \"") + kProcessToken + "\"}'\n");
   auto creds = Run(missing);
   ASSERT_FALSE(creds.ok());
   EXPECT_NE(creds.status().message().find("SecretAccessKey"), std::string::npos);
   ExpectCleanError(creds.status());
 
   std::string garbled =
-      Script("g.sh", std::string("echo '{\"Version\": 1, \"SecretAccessKey\": \"") + kSecret + "\", oops'\n");
+      Script("g.sh", std::string("echo '{\"Version\": 1, \"SecretAccessKey\": \"") + kProcessSecret + "\", oops'\n");
   creds = Run(garbled);
   ASSERT_FALSE(creds.ok());
   ExpectCleanError(creds.status());
 
   std::string bad_time =
       Script("t.sh", std::string("echo '{\"Version\": 1, \"AccessKeyId\": \"AKIA\", \"SecretAccessKey\": \"") +
-                         kSecret + "\", \"Expiration\": \"tomorrow\"}'\n");
+                         kProcessSecret + "\", \"Expiration\": \"tomorrow\"}'\n");
   creds = Run(bad_time);
   ASSERT_FALSE(creds.ok());
   ExpectCleanError(creds.status());
 }
 
 TEST_F(ProcessProviderTest, NonZeroExitReportsStderrButNotStdout) {
-  std::string script = Script("fail.sh", std::string("echo '{\"Version\": 1, \"SecretAccessKey\": \"") + kSecret +
+  std::string script = Script("fail.sh", std::string("echo '{\"Version\": 1, \"SecretAccessKey\": \"") + kProcessSecret +
                                              "\"}'\necho 'token expired, run sso login' >&2\nexit 3\n");
   auto creds = Run(script);
   ASSERT_FALSE(creds.ok());

@@ -12,7 +12,7 @@
 namespace keyrotor::destinations {
 namespace {
 
-constexpr char kSecret[] = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY";
+constexpr char kDestinationSecret[] = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY";
 
 KeyHandoff Key() {
   KeyHandoff key;
@@ -20,7 +20,7 @@ KeyHandoff Key() {
   key.account = "123456789012";
   key.user = "alice";
   key.access_key_id = "AKIAIOSFODNN7EXAMPLE";
-  key.secret_access_key = Secret(kSecret);
+  key.secret_access_key = Secret(kDestinationSecret);
   key.created = ParseIso8601("2026-11-25T01:02:03Z").value();
   return key;
 }
@@ -104,7 +104,7 @@ TEST(DestinationSpecTest, ExecRefusesAProgramThatDoesNotExistOrIsNotExecutable) 
 TEST(RenderValueDestinationTest, DefaultIsTheClassicFormat) {
   auto v = RenderValue("", Key());
   ASSERT_TRUE(v.ok()) << v.status().ToString();
-  EXPECT_EQ(v->reveal(), std::string("{\"AccessKey\":\"AKIAIOSFODNN7EXAMPLE\",\"SecretKey\":\"") + kSecret + "\"}");
+  EXPECT_EQ(v->reveal(), std::string("{\"AccessKey\":\"AKIAIOSFODNN7EXAMPLE\",\"SecretKey\":\"") + kDestinationSecret + "\"}");
 }
 
 TEST(RenderValueDestinationTest, TemplateReplacesEveryPlaceholderEscaped) {
@@ -117,7 +117,7 @@ TEST(RenderValueDestinationTest, TemplateReplacesEveryPlaceholderEscaped) {
   ASSERT_TRUE(v.ok()) << v.status().ToString();
   auto doc = nlohmann::json::parse(v->reveal());
   EXPECT_EQ(doc["id"], "AKIAIOSFODNN7EXAMPLE");
-  EXPECT_EQ(doc["secret"], kSecret);
+  EXPECT_EQ(doc["secret"], kDestinationSecret);
   EXPECT_EQ(doc["user"], "we\"ird\\user");
   EXPECT_EQ(doc["acct"], "123456789012");
   EXPECT_EQ(doc["at"], "2026-11-25T01:02:03Z");
@@ -130,7 +130,7 @@ TEST(RenderValueDestinationTest, BadTemplatesAreRefusedWithoutTheSecret) {
     auto v = RenderValue(tmpl, Key());
     ASSERT_FALSE(v.ok()) << tmpl;
     EXPECT_EQ(v.status().code(), StatusCode::kInvalidArgument);
-    EXPECT_EQ(v.status().ToString().find(kSecret), std::string::npos) << v.status().ToString();
+    EXPECT_EQ(v.status().ToString().find(kDestinationSecret), std::string::npos) << v.status().ToString();
   }
 }
 

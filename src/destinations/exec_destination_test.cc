@@ -12,7 +12,7 @@
 namespace keyrotor::destinations {
 namespace {
 
-constexpr char kSecret[] = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+constexpr char kExecSecret[] = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 
 class ExecDestinationTest : public ::testing::Test {
  protected:
@@ -25,7 +25,7 @@ class ExecDestinationTest : public ::testing::Test {
     key_.account = "123456789012";
     key_.user = "bob";
     key_.access_key_id = "AKIANEWKEY0000000001";
-    key_.secret_access_key = Secret(kSecret);
+    key_.secret_access_key = Secret(kExecSecret);
     key_.created = TimePoint(std::chrono::seconds(1700000000));
     key_.previous_access_key_id = "AKIAOLDKEY0000000001";
   }
@@ -78,15 +78,15 @@ TEST_F(ExecDestinationTest, PutSendsTheKeyOnStdinOnly) {
                                  {"account", "123456789012"},
                                  {"user", "bob"},
                                  {"access_key_id", "AKIANEWKEY0000000001"},
-                                 {"secret_access_key", kSecret},
+                                 {"secret_access_key", kExecSecret},
                                  {"created", "2023-11-14T22:13:20Z"},
                                  {"previous_access_key_id", "AKIAOLDKEY0000000001"}}));
   std::string cmdline = Read("cmdline");
   std::string env_dump = Read("environ");
   EXPECT_NE(cmdline.find("--store\napp"), std::string::npos) << cmdline;
   EXPECT_NE(env_dump.find("HOME=" + dir_), std::string::npos) << env_dump;
-  EXPECT_EQ(cmdline.find(kSecret), std::string::npos);
-  EXPECT_EQ(env_dump.find(kSecret), std::string::npos);
+  EXPECT_EQ(cmdline.find(kExecSecret), std::string::npos);
+  EXPECT_EQ(env_dump.find(kExecSecret), std::string::npos);
   EXPECT_EQ(env_dump.find("our-own-secret"), std::string::npos);
   EXPECT_EQ(env_dump.find("AWS_SECRET_ACCESS_KEY"), std::string::npos);
 }
@@ -97,7 +97,7 @@ TEST_F(ExecDestinationTest, RestoreSendsARollbackWithoutTheSecret) {
   Status restored = dest->Restore(key_, Secret());
   ASSERT_TRUE(restored.ok()) << restored.ToString();
   std::string raw = Read("stdin.json");
-  EXPECT_EQ(raw.find(kSecret), std::string::npos);
+  EXPECT_EQ(raw.find(kExecSecret), std::string::npos);
   nlohmann::json doc = nlohmann::json::parse(raw);
   EXPECT_EQ(doc["event"], "rollback");
   EXPECT_EQ(doc["abandoned_access_key_id"], "AKIANEWKEY0000000001");
@@ -122,7 +122,7 @@ TEST_F(ExecDestinationTest, SecretEchoedToStderrIsRedacted) {
   Status put = Make(script)->Put(key_);
   ASSERT_FALSE(put.ok());
   EXPECT_NE(put.message().find("rejected key ****"), std::string::npos) << put.ToString();
-  EXPECT_EQ(put.ToString().find(kSecret), std::string::npos) << put.ToString();
+  EXPECT_EQ(put.ToString().find(kExecSecret), std::string::npos) << put.ToString();
 }
 
 TEST_F(ExecDestinationTest, TimeoutAndSignalAreErrors) {

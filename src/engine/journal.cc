@@ -28,8 +28,6 @@ constexpr std::array<std::pair<DestinationProgress::Step, std::string_view>, 5> 
     {DestinationProgress::Step::kNeedsAttention, "needs_attention"},
 }};
 
-int64_t ToMillis(TimePoint t) { return std::chrono::duration_cast<Duration>(t.time_since_epoch()).count(); }
-TimePoint FromMillis(int64_t ms) { return TimePoint(std::chrono::duration_cast<TimePoint::duration>(Duration(ms))); }
 
 // Field readers that turn a wrong type into a ParseError instead of the
 // exception nlohmann::json would throw.

@@ -36,7 +36,7 @@
 namespace keyrotor::engine {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kPgSchemaVersion = 1;
 // Transaction retries on serialization failures and deadlocks, and reconnects.
 constexpr int kMaxAttempts = 8;
 
@@ -51,7 +51,7 @@ constexpr int64_t kSealingKeyLockKey = 0x4B52544A'00000002;
 // Everything in one schema, so the journal can share a database with other
 // applications and is removed with one DROP SCHEMA. Column names mirror the
 // SQLite journal (sqlite_journal.cc) except `user`, a reserved word here.
-constexpr const char* kSchema = R"sql(
+constexpr const char* kPgSchema = R"sql(
 CREATE SCHEMA keyrotor;
 CREATE TABLE keyrotor.schema_version (
   singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
@@ -91,8 +91,6 @@ CREATE TABLE keyrotor.audit (
 CREATE INDEX audit_by_user ON keyrotor.audit(account, user_name, seq);
 )sql";
 
-int64_t ToMillis(TimePoint t) { return std::chrono::duration_cast<Duration>(t.time_since_epoch()).count(); }
-TimePoint FromMillis(int64_t ms) { return TimePoint(std::chrono::duration_cast<TimePoint::duration>(Duration(ms))); }
 
 // libpq's messages end in a newline and may span lines ("DETAIL: ...").
 std::string OneLine(std::string_view text) {
@@ -284,8 +282,8 @@ Status PgJournal::Init() {
     pqxx::row found =
         t.exec1("SELECT to_regnamespace('keyrotor') IS NOT NULL, to_regclass('keyrotor.schema_version') IS NOT NULL");
     if (!found[0].as<bool>()) {
-      t.exec(kSchema);
-      t.exec_params("INSERT INTO keyrotor.schema_version(version) VALUES ($1)", kSchemaVersion);
+      t.exec(kPgSchema);
+      t.exec_params("INSERT INTO keyrotor.schema_version(version) VALUES ($1)", kPgSchemaVersion);
       t.commit();
       return;
     }
@@ -293,9 +291,9 @@ Status PgJournal::Init() {
     if (found[1].as<bool>()) version = t.exec("SELECT version FROM keyrotor.schema_version");
     if (version.empty()) {
       problem = "the schema \"keyrotor\" exists but is not a keyrotor journal (no schema version)";
-    } else if (int v = version[0][0].as<int>(); v > kSchemaVersion) {
+    } else if (int v = version[0][0].as<int>(); v > kPgSchemaVersion) {
       problem = "journal schema version " + std::to_string(v) + " is newer than this keyrotor supports (" +
-                std::to_string(kSchemaVersion) + "); upgrade keyrotor";
+                std::to_string(kPgSchemaVersion) + "); upgrade keyrotor";
     }
   }));
   if (!problem.empty()) return Status::FailedPrecondition(where_ + ": " + problem);

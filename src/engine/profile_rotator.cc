@@ -17,7 +17,7 @@ namespace {
 
 using credentials::FileKind;
 using credentials::IniFile;
-using Outcome = ProfileOutcome::Result;
+using ProfileResult = ProfileOutcome::Result;
 using UserResult = UserOutcome::Result;
 
 // Keys that make a profile something other than a static long-term key.
@@ -95,12 +95,12 @@ ProfileOutcome ProfileRotator::RotateOne(const std::string& profile) {
   ProfileOutcome out;
   out.profile = profile;
   auto fail = [&](const Status& s) {
-    out.result = Outcome::kFailed;
+    out.result = ProfileResult::kFailed;
     out.message = s.ToString();
     return out;
   };
   auto skip = [&](std::string why) {
-    out.result = Outcome::kSkipped;
+    out.result = ProfileResult::kSkipped;
     out.message = std::move(why);
     return out;
   };
@@ -190,7 +190,7 @@ ProfileOutcome ProfileRotator::RotateOne(const std::string& profile) {
     case UserResult::kProgressed:
     case UserResult::kNotDue:
       if (!retired) break;
-      out.result = Outcome::kRotated;
+      out.result = ProfileResult::kRotated;
       out.message = run.state == StateName(RotationState::kDone) ? "old key deleted" : "old key deactivated";
       if (!Did(run, "create_key")) out.message += " (finishing an interrupted rotation)";
       if (!out.removed_inactive_key_id.empty()) {

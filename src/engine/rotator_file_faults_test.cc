@@ -22,7 +22,7 @@ namespace {
 using testing::SandboxWorld;
 using Outcome = UserOutcome::Result;
 
-constexpr Days kDay{1};
+constexpr Days kOneDay{1};
 
 enum class Call { kWrite, kFsync, kRename };
 
@@ -92,7 +92,7 @@ class RotatorFileFaultTest : public ::testing::TestWithParam<Fault> {};
 TEST_P(RotatorFileFaultTest, AFailedCredentialsFileWriteRollsBackAndLosesNothing) {
   const Fault& fault = GetParam();
   SandboxWorld world;
-  auto old = world.UserWithKey("app", 100 * kDay);
+  auto old = world.UserWithKey("app", 100 * kOneDay);
   const std::string path = world.dir + "/credentials";
   const std::string before = "# the application's key\n[app]\naws_access_key_id = " + old.access_key_id +
                              "\naws_secret_access_key = " + old.secret.reveal() + "\nregion = eu-west-1\n";

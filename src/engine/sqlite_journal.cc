@@ -38,13 +38,13 @@
 namespace keyrotor::engine {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSqliteSchemaVersion = 1;
 // 'KRTJ': marks the file as a keyrotor journal, so an unrelated SQLite
 // database handed to --journal is refused rather than written into.
 constexpr int kApplicationId = 0x4B52544A;
 constexpr std::chrono::milliseconds kBusyTimeout{10'000};
 
-constexpr const char* kSchema = R"sql(
+constexpr const char* kSqliteSchema = R"sql(
 CREATE TABLE rotations (
   id TEXT PRIMARY KEY NOT NULL,
   account TEXT NOT NULL,
@@ -74,8 +74,6 @@ CREATE TABLE audit (
 CREATE INDEX audit_by_user ON audit(account, user, seq);
 )sql";
 
-int64_t ToMillis(TimePoint t) { return std::chrono::duration_cast<Duration>(t.time_since_epoch()).count(); }
-TimePoint FromMillis(int64_t ms) { return TimePoint(std::chrono::duration_cast<TimePoint::duration>(Duration(ms))); }
 
 bool IsBusy(int rc) { return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED; }
 
@@ -313,17 +311,17 @@ Status SqliteJournal::Init() {
     if ((rc = q.Step()) != SQLITE_ROW) return rc;
     int64_t app = q.Int(0), version = q.Int(1), objects = q.Int(2);
     if (app == 0 && version == 0 && objects == 0) {
-      rc = sqlite3_exec(db_, kSchema, nullptr, nullptr, nullptr);
+      rc = sqlite3_exec(db_, kSqliteSchema, nullptr, nullptr, nullptr);
       if (rc != SQLITE_OK) return rc;
       std::string pragmas = "PRAGMA application_id=" + std::to_string(kApplicationId) +
-                            "; PRAGMA user_version=" + std::to_string(kSchemaVersion) + ";";
+                            "; PRAGMA user_version=" + std::to_string(kSqliteSchemaVersion) + ";";
       return sqlite3_exec(db_, pragmas.c_str(), nullptr, nullptr, nullptr);
     }
     if (app != kApplicationId) {
       problem = "not a keyrotor journal (a SQLite database of something else)";
-    } else if (version > kSchemaVersion) {
+    } else if (version > kSqliteSchemaVersion) {
       problem = "journal schema version " + std::to_string(version) + " is newer than this keyrotor supports (" +
-                std::to_string(kSchemaVersion) + "); upgrade keyrotor";
+                std::to_string(kSqliteSchemaVersion) + "); upgrade keyrotor";
     }
     return SQLITE_OK;
   }));

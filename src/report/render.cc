@@ -8,7 +8,6 @@
 namespace keyrotor::report {
 namespace {
 
-std::string Date(TimePoint t) { return FormatIso8601(t).substr(0, 10); }
 
 std::string FindingIds(const KeyReport& key, std::string_view sep) {
   std::string out;
@@ -21,7 +20,7 @@ std::string FindingIds(const KeyReport& key, std::string_view sep) {
 
 std::string LastUsedText(const KeyReport& key) {
   if (!key.last_used) return "never";
-  return fmt::format("{} ({}, {})", Date(*key.last_used), key.last_used_service, key.last_used_region);
+  return fmt::format("{} ({}, {})", FormatIsoDate(*key.last_used), key.last_used_service, key.last_used_region);
 }
 
 std::string SummaryFindingsText(const Summary& s) {
@@ -104,7 +103,7 @@ std::string RenderText(const Report& report) {
   for (const UserReport& user : report.users) {
     for (const KeyReport& key : user.keys) {
       std::string findings = FindingIds(key, ",");
-      rows.push_back({user.user, key.access_key_id, key.status, Date(key.created), fmt::format("{}d", key.age_days),
+      rows.push_back({user.user, key.access_key_id, key.status, FormatIsoDate(key.created), fmt::format("{}d", key.age_days),
                       LastUsedText(key), findings.empty() ? "-" : findings});
     }
   }

@@ -27,7 +27,6 @@ svg.chart { border: 1px solid #d0d7de; background: #fff; }
 svg.chart text { font-size: 12px; font-family: inherit; }
 )css";
 
-std::string Date(TimePoint t) { return FormatIso8601(t).substr(0, 10); }
 
 // A histogram of active key ages; bars past the 90-day rotation threshold
 // are red, and the threshold itself is a dashed line between 60-90 and 90-180.
@@ -112,8 +111,8 @@ std::string Section(const Report& report, size_t index) {
       out += fmt::format(
           "<tr class=\"{}\"><td class=\"user\">{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td>"
           "<td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-          cls, HtmlEscape(user.user), HtmlEscape(key.access_key_id), HtmlEscape(key.status), Date(key.created),
-          key.age_days, key.last_used ? Date(*key.last_used) : "never", HtmlEscape(key.last_used_service),
+          cls, HtmlEscape(user.user), HtmlEscape(key.access_key_id), HtmlEscape(key.status), FormatIsoDate(key.created),
+          key.age_days, key.last_used ? FormatIsoDate(*key.last_used) : "never", HtmlEscape(key.last_used_service),
           HtmlEscape(key.last_used_region), findings.empty() ? "-" : findings);
     }
     if (user.keys.empty()) {

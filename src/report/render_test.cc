@@ -10,7 +10,7 @@ namespace keyrotor::report {
 namespace {
 
 using std::chrono::hours;
-constexpr hours kDay{24};
+constexpr hours kOneDay{24};
 const TimePoint kNow = std::chrono::sys_days(std::chrono::year(2026) / 3 / 1);
 
 // A crafted name no IAM user can have, to prove every format escapes it.
@@ -20,9 +20,9 @@ KeyReport Key(std::string id, int age_days, std::optional<int> used_days_ago, bo
   KeyReport k;
   k.access_key_id = std::move(id);
   k.status = active ? "Active" : "Inactive";
-  k.created = kNow - age_days * kDay;
+  k.created = kNow - age_days * kOneDay;
   if (used_days_ago) {
-    k.last_used = kNow - *used_days_ago * kDay;
+    k.last_used = kNow - *used_days_ago * kOneDay;
     k.last_used_service = "sts";
     k.last_used_region = "eu-west-1";
   }

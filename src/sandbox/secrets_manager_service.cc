@@ -16,7 +16,7 @@ constexpr char kCurrent[] = "AWSCURRENT";
 constexpr char kPrevious[] = "AWSPREVIOUS";
 constexpr size_t kMaxSecretBytes = 65536;
 // AWS keeps about 100 versions and drops the oldest unlabelled ("deprecated") ones beyond that.
-constexpr size_t kMaxVersions = 100;
+constexpr size_t kMaxSecretVersions = 100;
 
 Status NotFound(std::string message = "Secrets Manager can't find the specified secret.") {
   return ApiError(400, "ResourceNotFoundException", std::move(message));
@@ -112,7 +112,7 @@ void MoveStage(SecretRecord& secret, const std::string& stage, SecretVersion& ta
 }
 
 void DropDeprecatedVersions(SecretRecord& secret) {
-  while (secret.versions.size() > kMaxVersions) {
+  while (secret.versions.size() > kMaxSecretVersions) {
     auto oldest = std::find_if(secret.versions.begin(), secret.versions.end(),
                                [](const SecretVersion& v) { return v.stages.empty(); });
     if (oldest == secret.versions.end()) return;

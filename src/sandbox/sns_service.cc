@@ -12,7 +12,7 @@ namespace {
 constexpr size_t kMaxMessageBytes = size_t{256} * 1024;
 constexpr size_t kMaxSubjectChars = 100;
 
-Status InvalidParameter(std::string_view what) {
+Status SnsInvalidParameter(std::string_view what) {
   return ApiError(400, "InvalidParameter", "Invalid parameter: " + std::string(what));
 }
 
@@ -28,7 +28,7 @@ bool IsTopicName(std::string_view name) {
 Result<Reply> CreateTopic(OpContext& ctx, const RoutedRequest& request) {
   const std::string* name = FindParam(request.params, "Name");
   if (!name) return ApiError(400, "ValidationError", NullValidationMessage("name"));
-  if (!IsTopicName(*name)) return InvalidParameter("Topic Name");
+  if (!IsTopicName(*name)) return SnsInvalidParameter("Topic Name");
   std::string arn = "arn:aws:sns:" + std::string(ctx.region) + ":" + ctx.state.options.account_id + ":" + *name;
   if (!IsAllowed(ctx.caller, "sns:CreateTopic", "")) {
     return AccessDenied(Service::kSns, ctx.caller, "SNS:CreateTopic", arn);
@@ -43,13 +43,13 @@ Result<Reply> Publish(OpContext& ctx, const RoutedRequest& request) {
   const Params& p = request.params;
   const std::string* topic_arn = FindParam(p, "TopicArn");
   if (!topic_arn) topic_arn = FindParam(p, "TargetArn");
-  if (!topic_arn) return InvalidParameter("TopicArn or TargetArn Reason: no value for required parameter");
+  if (!topic_arn) return SnsInvalidParameter("TopicArn or TargetArn Reason: no value for required parameter");
   const std::string* message = FindParam(p, "Message");
   if (!message) return ApiError(400, "ValidationError", NullValidationMessage("message"));
-  if (message->empty()) return InvalidParameter("Empty message");
-  if (message->size() > kMaxMessageBytes) return InvalidParameter("Message too long");
+  if (message->empty()) return SnsInvalidParameter("Empty message");
+  if (message->size() > kMaxMessageBytes) return SnsInvalidParameter("Message too long");
   const std::string* subject = FindParam(p, "Subject");
-  if (subject && (subject->empty() || subject->size() > kMaxSubjectChars)) return InvalidParameter("Subject");
+  if (subject && (subject->empty() || subject->size() > kMaxSubjectChars)) return SnsInvalidParameter("Subject");
   if (!IsAllowed(ctx.caller, "sns:Publish", "")) {
     return AccessDenied(Service::kSns, ctx.caller, "SNS:Publish", *topic_arn);
   }

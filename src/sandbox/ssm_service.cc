@@ -11,11 +11,11 @@
 namespace keyrotor::sandbox {
 namespace {
 
-constexpr size_t kMaxVersions = 100;
+constexpr size_t kMaxParameterVersions = 100;
 constexpr size_t kStandardMaxValue = 4096;
 constexpr size_t kAdvancedMaxValue = 8192;
 
-Status Validation(std::string message) { return ApiError(400, "ValidationException", std::move(message)); }
+Status SsmValidation(std::string message) { return ApiError(400, "ValidationException", std::move(message)); }
 
 std::string ParameterArn(OpContext& ctx, const std::string& name) {
   // A hierarchical name's leading '/' is not doubled after "parameter".
@@ -25,13 +25,13 @@ std::string ParameterArn(OpContext& ctx, const std::string& name) {
 
 Status ValidateName(const std::string& name) {
   if (name.empty() || name.size() > 2048) {
-    return Validation(ValidationMessage(name, "name",
+    return SsmValidation(ValidationMessage(name, "name",
                                         name.empty() ? "Member must have length greater than or equal to 1"
                                                      : "Member must have length less than or equal to 2048"));
   }
   for (unsigned char c : name) {
     if (!std::isalnum(c) && c != '_' && c != '.' && c != '-' && c != '/') {
-      return Validation(
+      return SsmValidation(
           "Parameter name: can't be prefixed with \"aws\" or \"ssm\" (case-insensitive). If formed as "
           "a path, it can consist of sub-paths divided by slash symbol; each sub-path can be formed as "
           "a mix of letters, numbers and the following 3 symbols .-_");
@@ -39,10 +39,10 @@ Status ValidateName(const std::string& name) {
   }
   std::string lower = ToLower(StartsWith(name, "/") ? name.substr(1) : name);
   if (StartsWith(lower, "aws") || StartsWith(lower, "ssm")) {
-    return Validation("Parameter name: can't be prefixed with \"aws\" or \"ssm\" (case-insensitive).");
+    return SsmValidation("Parameter name: can't be prefixed with \"aws\" or \"ssm\" (case-insensitive).");
   }
   if (name.find('/') != std::string::npos && !StartsWith(name, "/")) {
-    return Validation("Parameter name must be a fully qualified name.");
+    return SsmValidation("Parameter name must be a fully qualified name.");
   }
   return Status::Ok();
 }
@@ -83,15 +83,15 @@ Result<Reply> PutParameter(OpContext& ctx, const RoutedRequest& request) {
   KR_ASSIGN_OR_RETURN(std::optional<std::string> description, OptionalString(body, "Description"));
   KR_RETURN_IF_ERROR(ValidateName(name));
   if (type && *type != "String" && *type != "StringList" && *type != "SecureString") {
-    return Validation(
+    return SsmValidation(
         ValidationMessage(*type, "type", "Member must satisfy enum value set: [SecureString, StringList, String]"));
   }
   if (tier && *tier != "Standard" && *tier != "Advanced" && *tier != "Intelligent-Tiering") {
-    return Validation(ValidationMessage(
+    return SsmValidation(ValidationMessage(
         *tier, "tier", "Member must satisfy enum value set: [Standard, Advanced, Intelligent-Tiering]"));
   }
   if (body.contains("Tags") && overwrite.value_or(false)) {
-    return Validation(
+    return SsmValidation(
         "Invalid request: tags and overwrite can't be used together. To create a parameter with tags, please remove "
         "overwrite flag. To update tags for an existing parameter, please use AddTagsToResource or "
         "RemoveTagsFromResource.");
@@ -107,10 +107,10 @@ Result<Reply> PutParameter(OpContext& ctx, const RoutedRequest& request) {
                     "The parameter already exists. To overwrite this value, set the overwrite option in the request "
                     "to true.");
   }
-  if (!previous && !type) return Validation("A parameter type is required when you create a parameter.");
+  if (!previous && !type) return SsmValidation("A parameter type is required when you create a parameter.");
   std::string effective_type = type ? *type : previous->type;
   if (key_id && effective_type != "SecureString") {
-    return Validation("KeyId is only valid for SecureString parameters.");
+    return SsmValidation("KeyId is only valid for SecureString parameters.");
   }
   std::string effective_tier = tier ? *tier : previous ? previous->tier : "Standard";
   if (effective_tier == "Intelligent-Tiering") {
@@ -118,7 +118,7 @@ Result<Reply> PutParameter(OpContext& ctx, const RoutedRequest& request) {
   }
   size_t limit = effective_tier == "Advanced" ? kAdvancedMaxValue : kStandardMaxValue;
   if (secret_value.size() > limit) {
-    return Validation(effective_tier == "Advanced"
+    return SsmValidation(effective_tier == "Advanced"
                           ? "Advanced tier parameters support a maximum parameter value of 8192 characters."
                           : "Standard tier parameters support a maximum parameter value of 4096 characters. To create "
                             "a larger parameter value, upgrade the parameter to use the advanced-parameter tier.");
@@ -141,7 +141,7 @@ Result<Reply> PutParameter(OpContext& ctx, const RoutedRequest& request) {
   ParameterRecord& record = ctx.state.parameters[name];
   record.name = name;
   record.versions.push_back(std::move(version));
-  if (record.versions.size() > kMaxVersions) record.versions.erase(record.versions.begin());
+  if (record.versions.size() > kMaxParameterVersions) record.versions.erase(record.versions.begin());
   return Reply::Json({{"Version", record.versions.back().version}, {"Tier", effective_tier}});
 }
 

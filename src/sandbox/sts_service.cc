@@ -17,7 +17,7 @@ constexpr int kMaxDuration = 43200;
 // Role chaining (a role session assuming a role) is capped at one hour.
 constexpr int kMaxChainedDuration = 3600;
 
-Status Validation(std::string message) { return ApiError(400, "ValidationError", std::move(message)); }
+Status StsValidation(std::string message) { return ApiError(400, "ValidationError", std::move(message)); }
 
 struct RoleRequest {
   std::string role_arn;
@@ -30,9 +30,9 @@ struct RoleRequest {
 Result<RoleRequest> ParseRoleRequest(OpContext& ctx, const Params& p) {
   RoleRequest out;
   const std::string* arn = FindParam(p, "RoleArn");
-  if (!arn) return Validation(NullValidationMessage("roleArn"));
+  if (!arn) return StsValidation(NullValidationMessage("roleArn"));
   if (arn->size() < 20 || arn->size() > 2048) {
-    return Validation(ValidationMessage(*arn, "roleArn",
+    return StsValidation(ValidationMessage(*arn, "roleArn",
                                         arn->size() < 20 ? "Member must have length greater than or equal to 20"
                                                          : "Member must have length less than or equal to 2048"));
   }
@@ -40,20 +40,20 @@ Result<RoleRequest> ParseRoleRequest(OpContext& ctx, const Params& p) {
   std::vector<std::string> fields = Split(*arn, ':');
   if (fields.size() != 6 || fields[0] != "arn" || fields[1] != "aws" || fields[2] != "iam" ||
       !StartsWith(fields[5], "role/") || fields[5].back() == '/') {
-    return Validation(*arn + " is invalid");
+    return StsValidation(*arn + " is invalid");
   }
   out.role_arn = *arn;
   out.role_name = fields[5].substr(fields[5].rfind('/') + 1);
   const std::string* session = FindParam(p, "RoleSessionName");
-  if (!session) return Validation(NullValidationMessage("roleSessionName"));
+  if (!session) return StsValidation(NullValidationMessage("roleSessionName"));
   if (session->size() < 2 || session->size() > 64) {
-    return Validation(ValidationMessage(*session, "roleSessionName",
+    return StsValidation(ValidationMessage(*session, "roleSessionName",
                                         session->size() < 2 ? "Member must have length greater than or equal to 2"
                                                             : "Member must have length less than or equal to 64"));
   }
   for (unsigned char c : *session) {
     if (!std::isalnum(c) && std::string_view("_+=,.@-").find(static_cast<char>(c)) == std::string_view::npos) {
-      return Validation(ValidationMessage(*session, "roleSessionName",
+      return StsValidation(ValidationMessage(*session, "roleSessionName",
                                           "Member must satisfy regular expression pattern: [\\w+=,.@-]*"));
     }
   }
@@ -62,14 +62,14 @@ Result<RoleRequest> ParseRoleRequest(OpContext& ctx, const Params& p) {
     int n = 0;
     auto [ptr, ec] = std::from_chars(duration->data(), duration->data() + duration->size(), n);
     if (ec != std::errc() || ptr != duration->data() + duration->size()) {
-      return Validation("Invalid value for parameter DurationSeconds: " + *duration);
+      return StsValidation("Invalid value for parameter DurationSeconds: " + *duration);
     }
     if (n < kMinDuration) {
-      return Validation(
+      return StsValidation(
           ValidationMessage(*duration, "durationSeconds", "Member must have value greater than or equal to 900"));
     }
     if (n > kMaxDuration) {
-      return Validation(
+      return StsValidation(
           ValidationMessage(*duration, "durationSeconds", "Member must have value less than or equal to 43200"));
     }
     out.duration_seconds = n;
@@ -132,7 +132,7 @@ Result<Reply> AssumeRole(OpContext& ctx, const RoutedRequest& request) {
     return AccessDenied(Service::kSts, ctx.caller, "sts:AssumeRole", role.role_arn);
   }
   if (ctx.caller.kind == Principal::Kind::kAssumedRole && role.duration_seconds > kMaxChainedDuration) {
-    return Validation(
+    return StsValidation(
         "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.");
   }
   XmlWriter xml;
@@ -164,10 +164,10 @@ std::string ClaimString(const nlohmann::json& claims, const char* name, std::str
 Result<Reply> AssumeRoleWithWebIdentity(OpContext& ctx, const RoutedRequest& request) {
   const Params& p = request.params;
   const std::string* token = FindParam(p, "WebIdentityToken");
-  if (!token) return Validation(NullValidationMessage("webIdentityToken"));
+  if (!token) return StsValidation(NullValidationMessage("webIdentityToken"));
   if (token->size() < 4 || token->size() > 20000) {
     // The token is a credential: never echo it back in a message.
-    return Validation(ValidationMessage("***", "webIdentityToken",
+    return StsValidation(ValidationMessage("***", "webIdentityToken",
                                         token->size() < 4 ? "Member must have length greater than or equal to 4"
                                                           : "Member must have length less than or equal to 20000"));
   }
