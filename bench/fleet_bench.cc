@@ -281,7 +281,7 @@ class Fleet {
     aws::ClientContext ctx;
     ctx.transport = &transport_;
     ctx.credentials =
-        std::make_shared<aws::StaticCredentialsProvider>(aws::Credentials{id, secret, Secret(), std::nullopt, "bench"});
+        std::make_shared<aws::StaticCredentialsProvider>(aws::Credentials{id, secret.Clone(), Secret(), std::nullopt, "bench"});
     aws::EndpointSettings endpoints;
     endpoints.explicit_url = endpoint();
     return aws::ClientFactory(ctx, "us-east-1", endpoints, {});

@@ -43,7 +43,7 @@ aws::ClientFactory Clients(const std::string& endpoint, aws::HttpTransport* tran
   aws::ClientContext ctx;
   ctx.transport = transport;
   ctx.credentials =
-      std::make_shared<aws::StaticCredentialsProvider>(aws::Credentials{id, secret, Secret(), std::nullopt, "bench"});
+      std::make_shared<aws::StaticCredentialsProvider>(aws::Credentials{id, secret.Clone(), Secret(), std::nullopt, "bench"});
   aws::EndpointSettings endpoints;
   endpoints.explicit_url = endpoint;
   return aws::ClientFactory(ctx, "us-east-1", endpoints, {});

@@ -29,7 +29,7 @@ class CredentialsProvider {
 class StaticCredentialsProvider : public CredentialsProvider {
  public:
   explicit StaticCredentialsProvider(Credentials credentials) : credentials_(std::move(credentials)) {}
-  Result<Credentials> GetCredentials() override { return credentials_; }
+  Result<Credentials> GetCredentials() override { return credentials_.Clone(); }
 
  private:
   Credentials credentials_;

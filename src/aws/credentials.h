@@ -17,6 +17,10 @@ struct Credentials {
   std::string provider;                 // where they came from, for messages ("environment", "profile dev")
 
   bool IsTemporary() const { return !session_token.empty(); }
+  // A copy, made on purpose (Secret is move-only).
+  Credentials Clone() const {
+    return {access_key_id, secret_access_key.Clone(), session_token.Clone(), expiration, provider};
+  }
 };
 
 }  // namespace keyrotor::aws

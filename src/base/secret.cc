@@ -23,4 +23,9 @@ bool Secret::operator==(const Secret& other) const {
          CRYPTO_memcmp(value_.data(), other.value_.data(), value_.size()) == 0;
 }
 
+const Secret& SharedSecret::get() const {
+  static const Secret kEmpty;
+  return p_ ? *p_ : kEmpty;
+}
+
 }  // namespace keyrotor

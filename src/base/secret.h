@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -20,15 +21,12 @@ class Secret {
   // The parameter is wiped too: a short string's bytes stay in its inline
   // buffer after the move.
   explicit Secret(std::string value) : value_(std::move(value)) { WipeString(value); }
-  Secret(const Secret& other) : value_(other.value_) {}
+  // Move-only: every copy of a secret is one more place it must be wiped
+  // from, so a copy is made on purpose, with Clone(), never by accident.
+  Secret(const Secret&) = delete;
+  Secret& operator=(const Secret&) = delete;
   Secret(Secret&& other) noexcept : value_(std::move(other.value_)) { other.Wipe(); }
-  Secret& operator=(const Secret& other) {
-    if (this != &other) {
-      Wipe();
-      value_ = other.value_;
-    }
-    return *this;
-  }
+  Secret Clone() const { return Secret(value_); }
   Secret& operator=(Secret&& other) noexcept {
     if (this != &other) {
       Wipe();
@@ -49,6 +47,21 @@ class Secret {
 
  private:
   std::string value_;
+};
+
+// One secret that the copies of a configuration share read-only (a webhook
+// signing key in options that are copied per run): a copy shares the bytes,
+// it never duplicates them, and they are wiped when the last holder goes.
+class SharedSecret {
+ public:
+  SharedSecret() = default;
+  SharedSecret(Secret secret)  // NOLINT(google-explicit-constructor): options.key = Secret(...)
+      : p_(std::make_shared<const Secret>(std::move(secret))) {}
+  bool empty() const { return !p_ || p_->empty(); }
+  const Secret& get() const;
+
+ private:
+  std::shared_ptr<const Secret> p_;
 };
 
 // A Secret made from `s`, which is then wiped: moving a std::string leaves a

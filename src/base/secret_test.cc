@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <type_traits>
+
 #include "base/status.h"
 
 namespace keyrotor {
@@ -77,6 +79,31 @@ TEST(StatusTest, ResultAndMacros) {
   Status s = UseHalf(3, &out);
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(s.message(), "odd");
+}
+
+// A copy of a secret is made on purpose or not at all.
+static_assert(!std::is_copy_constructible_v<Secret>);
+static_assert(!std::is_copy_assignable_v<Secret>);
+static_assert(std::is_nothrow_move_constructible_v<Secret>);
+
+TEST(SecretTest, CloneIsTheOnlyCopyAndMovingLeavesNothingBehind) {
+  Secret a("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
+  Secret b = a.Clone();
+  EXPECT_EQ(b.reveal(), a.reveal());
+  Secret c = std::move(a);
+  EXPECT_EQ(c.reveal(), b.reveal());
+  EXPECT_TRUE(a.empty());  // NOLINT(bugprone-use-after-move): the moved-from secret is wiped
+}
+
+TEST(SecretTest, SharedSecretCopiesShareOneValue) {
+  SharedSecret none;
+  EXPECT_TRUE(none.empty());
+  EXPECT_TRUE(none.get().empty());
+  SharedSecret one = Secret("hmac-key");
+  SharedSecret copy = one;
+  EXPECT_FALSE(copy.empty());
+  EXPECT_EQ(&copy.get(), &one.get());  // the same bytes, not a second copy of them
+  EXPECT_EQ(copy.get().reveal(), "hmac-key");
 }
 
 }  // namespace

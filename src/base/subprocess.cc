@@ -179,6 +179,16 @@ bool IsCredentialName(std::string_view name) {
 
 }  // namespace
 
+int Spawner::Spawn(pid_t* pid, const char* path, const posix_spawn_file_actions_t* actions,
+                   const posix_spawnattr_t* attr, char* const argv[], char* const envp[]) {
+  return posix_spawn(pid, path, actions, attr, argv, envp);
+}
+
+Spawner* Spawner::Real() {
+  static Spawner real;
+  return &real;
+}
+
 Result<std::string> FindExecutable(const std::string& program, const EnvMap& env) {
   if (program.empty()) return Status::NotFound("no program named");
   std::string exe = ResolveExecutable(program, env);
@@ -236,7 +246,8 @@ Result<SubprocessResult> RunSubprocess(const std::vector<std::string>& argv, con
   envp.push_back(nullptr);
 
   pid_t pid = 0;
-  int rc = posix_spawn(&pid, exe.c_str(), actions.get(), attr.get(), args.data(), envp.data());
+  Spawner* spawner = options.spawner ? options.spawner : Spawner::Real();
+  int rc = spawner->Spawn(&pid, exe.c_str(), actions.get(), attr.get(), args.data(), envp.data());
   if (rc == ENOENT || rc == EACCES || rc == ENOEXEC || rc == ENOTDIR) {
     return Status::NotFound("cannot run '" + exe + "': " + ErrnoText(rc));
   }

@@ -5,6 +5,9 @@
 // bounded, and may be redacted by the caller before anyone sees it.
 #pragma once
 
+#include <spawn.h>
+#include <sys/types.h>
+
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +29,20 @@ struct SubprocessResult {
   bool err_cut = false;
 };
 
+// The seam for starting a child, as base/file_system.h is for writing files:
+// production calls posix_spawn(3); a test overrides Spawn to fail the way
+// process creation fails (EAGAIN: the process limit is reached, ENOMEM), and
+// checks what the engine does about it.
+class Spawner {
+ public:
+  virtual ~Spawner() = default;
+  // posix_spawn(3)'s contract: 0 with *pid set, or an errno value.
+  virtual int Spawn(pid_t* pid, const char* path, const posix_spawn_file_actions_t* actions,
+                    const posix_spawnattr_t* attr, char* const argv[], char* const envp[]);
+  // posix_spawn itself; what a null Spawner* means everywhere.
+  static Spawner* Real();
+};
+
 struct SubprocessOptions {
   // A group of its own, so a timeout kills whatever it started too. A helper
   // that may prompt on the terminal (credential_process) must stay in ours:
@@ -33,6 +50,7 @@ struct SubprocessOptions {
   bool own_process_group = true;
   size_t max_stdout = 64u << 10;  // the rest is read and dropped
   size_t max_stderr = 64u << 10;
+  Spawner* spawner = nullptr;  // null: Spawner::Real()
 };
 
 // argv[0] is looked up in PATH when it has no '/'. NotFound when it cannot

@@ -94,7 +94,7 @@ int RunDemo(const DemoFlags& flags) {
   aws::ClientContext context;
   context.transport = SharedTransport("");
   context.credentials = std::make_shared<aws::StaticCredentialsProvider>(
-      aws::Credentials{admin.access_key_id, admin.secret, Secret(), std::nullopt, "demo admin"});
+      aws::Credentials{admin.access_key_id, admin.secret.Clone(), Secret(), std::nullopt, "demo admin"});
   aws::EndpointSettings endpoints;
   endpoints.explicit_url = (*server)->endpoint();
   aws::ClientFactory admin_clients(context, "us-east-1", endpoints, {});

@@ -49,7 +49,7 @@ class AssumeRoleProviderTest : public ::testing::Test {
   aws::ClientFactory Factory() { return testing::SandboxClients(server_->endpoint(), &transport_, "", Secret(), 1); }
   std::shared_ptr<aws::CredentialsProvider> Source(const std::string& id, const Secret& secret) {
     return std::make_shared<aws::StaticCredentialsProvider>(
-        aws::Credentials{id, secret, Secret(), std::nullopt, "test"});
+        aws::Credentials{id, secret.Clone(), Secret(), std::nullopt, "test"});
   }
   std::shared_ptr<aws::CredentialsProvider> Admin() { return Source(admin_.access_key_id, admin_.secret); }
 
@@ -76,7 +76,7 @@ TEST_F(AssumeRoleProviderTest, AssumesTheRoleWithTheSourceCredentials) {
   EXPECT_EQ(body.find("SerialNumber"), std::string::npos) << body;
 
   auto who =
-      Factory().WithCredentials(std::make_shared<aws::StaticCredentialsProvider>(*creds)).Sts()->GetCallerIdentity();
+      Factory().WithCredentials(std::make_shared<aws::StaticCredentialsProvider>(creds->Clone())).Sts()->GetCallerIdentity();
   ASSERT_TRUE(who.ok()) << who.status().ToString();
   EXPECT_EQ(who->arn, "arn:aws:sts::123456789012:assumed-role/rotator/nightly-rotation");
 }

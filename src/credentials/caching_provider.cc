@@ -20,17 +20,17 @@ bool CachingCredentialsProvider::Usable(TimePoint now) const {
 }
 
 Result<aws::Credentials> CachingCredentialsProvider::Outcome(const Status& error, TimePoint now) const {
-  if (error.ok() && cached_) return *cached_;
+  if (error.ok() && cached_) return cached_->Clone();
   // The refresh failed, but what we hold still signs: use it and let the next
   // call try again, rather than fail a rotation over a transient STS error.
-  if (Usable(now)) return *cached_;
+  if (Usable(now)) return cached_->Clone();
   if (!error.ok()) return error;
   return Status::Internal("credentials cache: refresh produced no credentials");
 }
 
 Result<aws::Credentials> CachingCredentialsProvider::GetCredentials() {
   std::unique_lock<std::mutex> lock(mu_);
-  if (!NeedsRefresh(options_.clock->Now())) return *cached_;
+  if (!NeedsRefresh(options_.clock->Now())) return cached_->Clone();
 
   if (refreshing_) {
     // Share the refresh in flight rather than start another: N threads must

@@ -160,7 +160,7 @@ class ProfileResolver {
                                          "' is its own source_profile but has no static keys");
         }
         if (!keys->ok()) return keys->status();
-        source = {Static(**keys), (**keys).provider, "shared-credentials-file"};
+        source = {Static((**keys).Clone()), (**keys).provider, "shared-credentials-file"};
       } else {
         KR_ASSIGN_OR_RETURN(source, Resolve(*source_profile));
       }
@@ -194,7 +194,7 @@ class ProfileResolver {
         return Status::NotFound(Where(profile, "credential_source") +
                                 ": credential_source Environment, but AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are unset");
       }
-      return ResolvedCredentials{Static(*keys), "environment", "env"};
+      return ResolvedCredentials{Static(keys->Clone()), "environment", "env"};
     }
     if (source == "Ec2InstanceMetadata") return Imds();
     if (source == "EcsContainer") return Container();
@@ -256,7 +256,7 @@ class ProfileResolver {
     if (ctx_.files->Get(profile, "sso_session") || ctx_.files->Get(profile, "sso_start_url")) return Sso(profile);
     if (auto keys = FileKeys(ctx_.files->credentials, FileKind::kCredentials, profile)) {
       if (!keys->ok()) return keys->status();
-      return ResolvedCredentials{Static(**keys), (**keys).provider, "shared-credentials-file"};
+      return ResolvedCredentials{Static((**keys).Clone()), (**keys).provider, "shared-credentials-file"};
     }
     if (auto command = ctx_.files->Get(profile, "credential_process")) {
       ProcessOptions options;
@@ -269,7 +269,7 @@ class ProfileResolver {
     }
     if (auto keys = FileKeys(ctx_.files->config, FileKind::kConfig, profile)) {
       if (!keys->ok()) return keys->status();
-      return ResolvedCredentials{Static(**keys), (**keys).provider, "config-file"};
+      return ResolvedCredentials{Static((**keys).Clone()), (**keys).provider, "config-file"};
     }
     return Status::NotFound("profile '" + profile + "' has no credentials (no keys, role or credential_process)");
   }
@@ -305,7 +305,7 @@ Result<ResolvedCredentials> ResolveCredentialChain(const ChainContext& ctx) {
   const std::string& profile = ctx.settings.profile;
   if (!ctx.settings.profile_explicit) {
     KR_ASSIGN_OR_RETURN(std::optional<aws::Credentials> keys, EnvironmentKeys(ctx.env));
-    if (keys) return ResolvedCredentials{Static(*keys), "environment", "env"};
+    if (keys) return ResolvedCredentials{Static(keys->Clone()), "environment", "env"};
   }
   ProfileResolver resolver(ctx);
   bool have_profile = ctx.files->HasProfile(profile);

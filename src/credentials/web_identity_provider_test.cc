@@ -52,7 +52,7 @@ TEST_F(WebIdentityProviderTest, ExchangesTheTokenForRoleCredentialsThatWork) {
 
   // The credentials sign: STS says who they are.
   auto as_role = testing::SandboxClients(server_->endpoint(), &transport_)
-                     .WithCredentials(std::make_shared<aws::StaticCredentialsProvider>(*creds));
+                     .WithCredentials(std::make_shared<aws::StaticCredentialsProvider>(creds->Clone()));
   auto who = as_role.Sts()->GetCallerIdentity();
   ASSERT_TRUE(who.ok()) << who.status().ToString();
   EXPECT_EQ(who->arn, "arn:aws:sts::123456789012:assumed-role/ci-deployer/" + provider.session_name());

@@ -18,6 +18,7 @@
 #include "base/clock.h"
 #include "base/secret.h"
 #include "base/status.h"
+#include "base/subprocess.h"
 
 namespace keyrotor::destinations {
 
@@ -61,6 +62,7 @@ struct DestinationOptions {
   // (`profiles rotate` keeps the file as it was before the whole run instead).
   bool credentials_file_backup = true;
   EnvMap exec_env;                          // exec: the environment passed on (already stripped of secrets)
+  Spawner* spawner = nullptr;               // exec: how the program is started (null: posix_spawn)
   // Kinds a command adds for itself (keyrotor keeper's record writer): KIND ->
   // a maker given what follows "KIND:". Specs are saved in the journal and
   // remade from them on resume, so a kind must be a pure function of its spec.

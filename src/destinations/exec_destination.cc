@@ -15,7 +15,8 @@ class ExecDestination : public Destination {
         timeout_(options.exec_timeout),
         // The caller strips the environment already; doing it again is cheap
         // and keeps this class safe on its own.
-        env_(ChildEnvironment(options.exec_env)) {}
+        env_(ChildEnvironment(options.exec_env)),
+        spawner_(options.spawner) {}
 
   std::string Describe() const override { return spec_; }
 
@@ -61,20 +62,24 @@ class ExecDestination : public Destination {
     WipeString(dumped);
     Secret input(std::move(line));
     if (auto it = doc.find("secret_access_key"); it != doc.end()) WipeString(it->get_ref<std::string&>());
-    return SendToProgram(spec_, argv_, input, env_, timeout_, {&key.secret_access_key});
+    return SendToProgram(spec_, argv_, input, env_, timeout_, {&key.secret_access_key}, spawner_);
   }
 
   const std::string spec_;
   const std::vector<std::string> argv_;
   const Duration timeout_;
   const EnvMap env_;
+  Spawner* const spawner_;
 };
 
 }  // namespace
 
 Status SendToProgram(std::string_view what, const std::vector<std::string>& argv, const Secret& input,
-                     const EnvMap& env, Duration timeout, const std::vector<const Secret*>& secrets) {
-  Result<SubprocessResult> run = RunSubprocess(argv, input, env, timeout);
+                     const EnvMap& env, Duration timeout, const std::vector<const Secret*>& secrets,
+                     Spawner* spawner) {
+  SubprocessOptions options;
+  options.spawner = spawner;
+  Result<SubprocessResult> run = RunSubprocess(argv, input, env, timeout, options);
   if (!run.ok()) return run.status().WithContext(what);
   // What it printed on stdout is never quoted (it may echo the document);
   // stderr is, redacted, because that is where a failing program says why.

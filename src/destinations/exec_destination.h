@@ -20,7 +20,8 @@ namespace keyrotor::destinations {
 // what it prints on stdout is discarded unread (it may echo the document);
 // a failure names `what` and quotes its stderr with `secrets` redacted.
 Status SendToProgram(std::string_view what, const std::vector<std::string>& argv, const Secret& input,
-                     const EnvMap& env, Duration timeout, const std::vector<const Secret*>& secrets);
+                     const EnvMap& env, Duration timeout, const std::vector<const Secret*>& secrets,
+                     Spawner* spawner = nullptr);
 
 std::unique_ptr<Destination> MakeExecDestination(std::string spec, std::vector<std::string> argv,
                                                  const DestinationOptions& options);

@@ -132,7 +132,7 @@ Status Vault::Update(const std::function<Result<bool>(VaultEntries&)>& edit) {
 Status Vault::Put(const std::string& entry, const VaultEntry& value) {
   if (entry.empty()) return Status::InvalidArgument(path_ + ": an entry name is required");
   return Update([&](VaultEntries& entries) -> Result<bool> {
-    entries[entry] = value;
+    entries[entry] = value.Clone();
     return true;
   });
 }

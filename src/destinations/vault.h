@@ -32,6 +32,10 @@ struct VaultEntry {
   TimePoint created{};
   std::string rotation_id;
   std::string previous_access_key_id;
+  // A copy, made on purpose (Secret is move-only).
+  VaultEntry Clone() const {
+    return {access_key_id, secret_access_key.Clone(), user, account, created, rotation_id, previous_access_key_id};
+  }
 };
 
 using VaultEntries = std::map<std::string, VaultEntry>;

@@ -17,7 +17,7 @@ const VaultEntry* Find(const VaultEntries& entries, const std::string& name) {
 
 void SetOrErase(VaultEntries& entries, const std::string& name, const VaultEntry* value) {
   if (value) {
-    entries[name] = *value;
+    entries[name] = value->Clone();
   } else {
     entries.erase(name);
   }
@@ -43,8 +43,8 @@ Result<Secret> VaultDestination::Snapshot(const KeyHandoff& key) {
     previous = nullptr;
   }
   VaultEntries snap;
-  if (entry) snap[kSnapEntry] = *entry;
-  if (previous) snap[kSnapPrevious] = *previous;
+  if (entry) snap[kSnapEntry] = entry->Clone();
+  if (previous) snap[kSnapPrevious] = previous->Clone();
   if (snap.empty()) return Secret();
   return EncodeVaultEntries(snap);
 }
@@ -57,10 +57,10 @@ Status VaultDestination::Put(const KeyHandoff& key) {
   Status updated = vault->Update([&](VaultEntries& entries) -> Result<bool> {
     const VaultEntry* current = Find(entries, name);
     if (current && current->access_key_id == key.access_key_id) return false;  // a retry: already there
-    if (current) entries[name + kPreviousSuffix] = *current;
+    if (current) entries[name + kPreviousSuffix] = current->Clone();
     VaultEntry& e = entries[name];
     e.access_key_id = key.access_key_id;
-    e.secret_access_key = key.secret_access_key;
+    e.secret_access_key = key.secret_access_key.Clone();
     e.user = key.user;
     e.account = key.account;
     e.created = key.created;

@@ -24,19 +24,6 @@ using UserResult = UserOutcome::Result;
 constexpr const char* kNonStaticKeys[] = {"role_arn", "source_profile", "credential_process", "credential_source",
                                           "sso_session", "sso_start_url", "web_identity_token_file"};
 
-// The key ids of the run's actions named `action` ("delete_inactive AKIA...").
-std::string ActionKey(const UserOutcome& run, const std::string& action) {
-  for (const std::string& a : run.actions) {
-    if (a.rfind(action + " ", 0) == 0) return a.substr(action.size() + 1);
-  }
-  return "";
-}
-
-bool Did(const UserOutcome& run, const std::string& action) {
-  return std::any_of(run.actions.begin(), run.actions.end(),
-                     [&](const std::string& a) { return a == action || a.rfind(action + " ", 0) == 0; });
-}
-
 }  // namespace
 
 ProfileRotator::ProfileRotator(aws::ClientFactory factory, Journal* journal, ProfileRotationOptions options)
@@ -182,7 +169,7 @@ ProfileOutcome ProfileRotator::RotateOne(const std::string& profile) {
       run.state != StateName(RotationState::kOldDeactivated) && run.state != StateName(RotationState::kDone)) {
     out.old_key_created = *run.oldest_active_key_created;
   }
-  if (std::string inactive = ActionKey(run, "delete_inactive"); !inactive.empty()) out.removed_inactive_key_id = inactive;
+  if (!run.deleted_inactive_key_id.empty()) out.removed_inactive_key_id = run.deleted_inactive_key_id;
 
   bool retired = run.state == StateName(RotationState::kOldDeactivated) || run.state == StateName(RotationState::kDone);
   switch (run.result) {
@@ -192,7 +179,7 @@ ProfileOutcome ProfileRotator::RotateOne(const std::string& profile) {
       if (!retired) break;
       out.result = ProfileResult::kRotated;
       out.message = run.state == StateName(RotationState::kDone) ? "old key deleted" : "old key deactivated";
-      if (!Did(run, "create_key")) out.message += " (finishing an interrupted rotation)";
+      if (run.created_key_id.empty()) out.message += " (finishing an interrupted rotation)";
       if (!out.removed_inactive_key_id.empty()) {
         out.message += "; inactive key " + out.removed_inactive_key_id + " deleted first (two-key limit)";
       }

@@ -88,6 +88,11 @@ struct UserOutcome {
   std::string old_key_id;
   std::string new_key_id;
   std::vector<std::string> actions;  // what was done (or would be, in a dry run), in order
+  // What this run did to keys, for callers that act on it (profiles rotate):
+  // the new key when this run created it, and an inactive key it deleted to
+  // make room under the two-key limit. Empty when it did not.
+  std::string created_key_id;
+  std::string deleted_inactive_key_id;
   std::string message;               // never a secret
   // Destinations an abandoned rotation could not restore: they may still hold
   // the abandoned key (deleted all the same) and need a person.

@@ -31,7 +31,8 @@ bool Rotator::Run::StepRollingBack() {
     if (!snapshot.ok()) return Fail(snapshot.status());
     Result<std::unique_ptr<destinations::Destination>> dest =
         destinations::MakeDestination(d.spec, r_.admin_, opts_.destination_options);
-    Status restored = dest.ok() ? (*dest)->Restore(handoff, snapshot->value_or(Secret())) : dest.status();
+    Secret previous = snapshot->has_value() ? std::move(**snapshot) : Secret();
+    Status restored = dest.ok() ? (*dest)->Restore(handoff, previous) : dest.status();
     // FailedPrecondition: the destination holds a key newer than this
     // rotation's (someone wrote it since); it is not ours to take back.
     bool superseded = restored.code() == StatusCode::kFailedPrecondition;

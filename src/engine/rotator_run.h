@@ -169,7 +169,7 @@ class Rotator::Run {
   // The new key's secret: in memory since this run created it, else unsealed.
   Result<Secret> NewSecret();
   destinations::KeyHandoff Handoff(const Secret& secret) const {
-    return {record_.id, record_.account, record_.user, record_.new_key_id, secret, record_.new_key_created,
+    return {record_.id, record_.account, record_.user, record_.new_key_id, secret.Clone(), record_.new_key_created,
             record_.old_key_id};
   }
   bool IsKnownRetiredKey(const std::string& key_id);

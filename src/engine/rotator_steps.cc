@@ -61,6 +61,7 @@ bool Rotator::Run::StepPlanned() {
     Audit("delete_inactive", deleted.ok() ? "ok" : "failed", other->access_key_id, iam_->last_request_id(),
           "two-key limit");
     if (!deleted.ok()) return Fail(deleted.WithContext("deleting inactive key " + other->access_key_id));
+    out_.deleted_inactive_key_id = other->access_key_id;
   }
   Result<aws::NewAccessKey> created = iam_->CreateAccessKey(user());
   if (!created.ok()) {
@@ -75,7 +76,7 @@ bool Rotator::Run::StepPlanned() {
   record_.new_key_id = created->metadata.access_key_id;
   record_.new_key_created = created->metadata.create_date;
   record_.state = RotationState::kKeyCreated;
-  new_secret_ = created->secret_access_key;
+  new_secret_ = std::move(created->secret_access_key);
   Status saved = Save({.put = {{kNewSecretSlot, &*new_secret_}}});
   if (!saved.ok()) {
     // Without a durable record the key must not survive this process.
@@ -84,15 +85,16 @@ bool Rotator::Run::StepPlanned() {
                                       (deleted.ok() ? "; new key deleted" : "; new key could NOT be deleted"));
   }
   Audit("create_key", "ok", record_.new_key_id, iam_->last_request_id(), "");
+  out_.created_key_id = record_.new_key_id;
   return true;
 }
 
 Result<Secret> Rotator::Run::NewSecret() {
-  if (new_secret_) return *new_secret_;
+  if (new_secret_) return new_secret_->Clone();
   KR_ASSIGN_OR_RETURN(std::optional<Secret> sealed, r_.journal_->GetSealed(record_.id, kNewSecretSlot));
   if (!sealed) return Status::NotFound("the new key's sealed secret is not in the journal");
   new_secret_ = std::move(*sealed);
-  return *new_secret_;
+  return new_secret_->Clone();
 }
 
 bool Rotator::Run::StepKeyCreated() {

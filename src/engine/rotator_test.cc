@@ -221,11 +221,22 @@ TEST_F(RotatorTest, UnknownInactiveKeyAtTheLimitIsDeletedOnlyWhenAllowed) {
   EXPECT_NE(refused.message.find(b->access_key_id), std::string::npos);
   EXPECT_EQ(Keys("frank").size(), 2u);
 
+  EXPECT_EQ(refused.deleted_inactive_key_id, "");
+  EXPECT_EQ(refused.created_key_id, "");
+
   options_.policy.delete_unknown_inactive = true;
   UserOutcome o = Rotate("frank");
   EXPECT_EQ(o.state, "stored") << o.message;
   EXPECT_FALSE(world_.sandbox->GetKey(b->access_key_id));
   EXPECT_TRUE(world_.sandbox->GetKey(a.access_key_id)->active);
+  // What the run did to keys, as fields (not parsed back from `actions`).
+  EXPECT_EQ(o.deleted_inactive_key_id, b->access_key_id);
+  EXPECT_EQ(o.created_key_id, o.new_key_id);
+  EXPECT_FALSE(o.created_key_id.empty());
+  // A later run that only moves the rotation on creates nothing.
+  UserOutcome later = Rotate("frank");
+  EXPECT_EQ(later.created_key_id, "");
+  EXPECT_EQ(later.deleted_inactive_key_id, "");
 }
 
 TEST_F(RotatorTest, KnownRetiredInactiveKeyMakesRoom) {

@@ -18,7 +18,7 @@ bool IsPropagationError(const Status& s) {
 std::shared_ptr<aws::CredentialsProvider> StaticKey(const std::string& id, const Secret& secret,
                                                     const std::string& provider) {
   return std::make_shared<aws::StaticCredentialsProvider>(
-      aws::Credentials{id, secret, Secret(), std::nullopt, provider});
+      aws::Credentials{id, secret.Clone(), Secret(), std::nullopt, provider});
 }
 
 Status RetryWhilePropagating(Clock* clock, Duration timeout, const std::function<Status()>& call) {

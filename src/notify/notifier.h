@@ -51,7 +51,7 @@ class Notifier {
 struct NotifierOptions {
   aws::HttpTransport* transport = nullptr;  // webhook
   Clock* clock = Clock::Real();
-  Secret webhook_secret;                    // HMAC-SHA256 key for webhooks; empty: unsigned
+  SharedSecret webhook_secret;              // HMAC-SHA256 key for webhooks; empty: unsigned
   int webhook_attempts = 3;
   Duration exec_timeout{30000};
   EnvMap exec_env;                          // already stripped of secrets

@@ -92,7 +92,7 @@ class WebhookNotifier : public Notifier {
           std::chrono::duration_cast<std::chrono::seconds>(clock_->Now().time_since_epoch()).count());
       if (!secret_.empty()) {
         aws::SetHeader(request.headers, "X-Keyrotor-Signature-256",
-                       WebhookSignature(secret_, timestamp, delivery, request.body));
+                       WebhookSignature(secret_.get(), timestamp, delivery, request.body));
       }
       aws::SetHeader(request.headers, "X-Keyrotor-Timestamp", std::move(timestamp));
       Result<aws::HttpResponse> response = transport_->Send(request, timeouts);
@@ -125,7 +125,7 @@ class WebhookNotifier : public Notifier {
   const std::string shown_;
   aws::HttpTransport* const transport_;
   Clock* const clock_;
-  const Secret secret_;
+  const SharedSecret secret_;
   const int attempts_;
 };
 

@@ -86,8 +86,8 @@ Result<SigningIdentity> LookupSigner(State& state, const RoutedRequest& routed, 
     out.principal.arn = session.assumed_role_arn;
     out.principal.role_name = session.role_name;
     out.principal.permissions = UserPermissions::kAdmin;
-    out.secret = session.secret;
-    out.session_token = session.session_token;
+    out.secret = session.secret.Clone();
+    out.session_token = session.session_token.Clone();
     out.long_term = false;
     return out;
   }
@@ -102,7 +102,7 @@ Result<SigningIdentity> LookupSigner(State& state, const RoutedRequest& routed, 
   out.principal.id = user->id;
   out.principal.arn = user->arn;
   out.principal.permissions = user->permissions;
-  out.secret = it->second.secret;
+  out.secret = it->second.secret.Clone();
   return out;
 }
 

@@ -84,7 +84,7 @@ TEST(SandboxAuthTest, TamperedBodyFailsVerification) {
   request.url = testing::kEndpoint;
   request.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded; charset=utf-8");
   request.body = "Action=GetUser&Version=2010-05-08";
-  aws::Credentials creds{world.admin.access_key_id, world.admin.secret, Secret(), std::nullopt, "test"};
+  aws::Credentials creds{world.admin.access_key_id, world.admin.secret.Clone(), Secret(), std::nullopt, "test"};
   ASSERT_TRUE(aws::SignRequest(request, creds, {"us-east-1", "iam"}, world.clock.Now()).ok());
   request.body = "Action=ListUsers&Version=2010-05-08";
   net::ResponseControl control;

@@ -149,7 +149,7 @@ Sandbox::IssuedKey Sandbox::CreateAdmin(std::string user_name) {
   if (user->key_ids.size() >= iam::kAccessKeysPerUser) return {user->name, "", Secret()};
   // Back-dated past any consistency window: the admin is the tests' starting point, usable at once.
   AccessKeyRecord& key = state_->AddKey(*user, now - state_->consistency);
-  return {user->name, key.id, key.secret};
+  return {user->name, key.id, key.secret.Clone()};
 }
 
 Result<Sandbox::IssuedKey> Sandbox::CreateUserWithKey(const std::string& user_name,
@@ -165,7 +165,7 @@ Result<Sandbox::IssuedKey> Sandbox::CreateUserWithKey(const std::string& user_na
     return Status::FailedPrecondition("user " + user->name + " already has 2 access keys");
   }
   AccessKeyRecord& key = state_->AddKey(*user, created);
-  return IssuedKey{user->name, key.id, key.secret};
+  return IssuedKey{user->name, key.id, key.secret.Clone()};
 }
 
 Status Sandbox::SetUserPermissions(const std::string& user_name, UserPermissions permissions) {
@@ -212,14 +212,14 @@ std::optional<Secret> Sandbox::SecretValue(const std::string& name, const std::s
   if (it == state_->secrets.end()) return std::nullopt;
   const SecretVersion* version = it->second.VersionWithStage(stage);
   if (!version) return std::nullopt;
-  return version->value;
+  return version->value.Clone();
 }
 
 std::optional<Secret> Sandbox::ParameterValue(const std::string& name) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = state_->parameters.find(name);
   if (it == state_->parameters.end()) return std::nullopt;
-  return it->second.versions.back().value;
+  return it->second.versions.back().value.Clone();
 }
 
 Sandbox::Stats Sandbox::stats() const {

@@ -29,8 +29,8 @@ class TestClient {
 
   TestClient& As(const std::string& access_key_id, const Secret& secret, const Secret& session_token = Secret()) {
     access_key_id_ = access_key_id;
-    secret_ = secret;
-    session_token_ = session_token;
+    secret_ = secret.Clone();
+    session_token_ = session_token.Clone();
     return *this;
   }
   TestClient& As(const Sandbox::IssuedKey& key) { return As(key.access_key_id, key.secret); }
@@ -82,7 +82,7 @@ class TestClient {
 
   aws::HttpResponse Send(aws::HttpRequest request, const std::string& service) {
     if (sign) {
-      aws::Credentials creds{access_key_id_, secret_, session_token_, std::nullopt, "test"};
+      aws::Credentials creds{access_key_id_, secret_.Clone(), session_token_.Clone(), std::nullopt, "test"};
       Status signed_ok = aws::SignRequest(request, creds, {region, scope_service.value_or(service)},
                                           signed_at.value_or(clock_->Now()));
       if (!signed_ok.ok()) {

@@ -135,7 +135,7 @@ TEST_F(ClientScenariosTest, StsAssumeRoleGivesWorkingTemporaryCredentials) {
   EXPECT_TRUE(role->credentials.IsTemporary());
   ASSERT_TRUE(role->credentials.expiration.has_value());
   auto as_role = testing::SandboxClients(server_->endpoint(), &transport_).WithCredentials(
-      std::make_shared<aws::StaticCredentialsProvider>(role->credentials));
+      std::make_shared<aws::StaticCredentialsProvider>(role->credentials.Clone()));
   auto who = as_role.Sts()->GetCallerIdentity();
   ASSERT_TRUE(who.ok()) << who.status().ToString();
   EXPECT_NE(who->arn.find(":assumed-role/rotator/keyrotor"), std::string::npos) << who->arn;

@@ -47,7 +47,7 @@ class RotateCliTest : public ::testing::Test {
     auto key = sb().CreateUserWithKey(user, Clock::Real()->Now() - std::chrono::hours(24 * age_days));
     EXPECT_TRUE(key.ok());
     secrets_.push_back(key->secret.reveal());
-    last_secret_ = key->secret;
+    last_secret_ = key->secret.Clone();
     return key->access_key_id;
   }
 
@@ -311,7 +311,7 @@ TEST_F(RotateCliTest, ClassicEventsCreateDeactivateDelete) {
 // one, so it makes room; an Inactive key the secret does not name would not.
 TEST_F(RotateCliTest, CreateEventMakesRoomWithTheSecretsPreviousKeyOnly) {
   std::string previous = NewUser("limit", 120);
-  Secret previous_secret = last_secret_;
+  Secret previous_secret = last_secret_.Clone();
   auto current = sb().CreateUserWithKey("limit", Clock::Real()->Now() - std::chrono::hours(24 * 20));
   ASSERT_TRUE(current.ok());
   secrets_.push_back(current->secret.reveal());
@@ -351,7 +351,7 @@ TEST_F(RotateCliTest, CreateEventMakesRoomWithTheSecretsPreviousKeyOnly) {
 // not deactivated by the deactivate event: the last-used guard defers it.
 TEST_F(RotateCliTest, DeactivateEventDefersWhileTheOldKeyIsInUse) {
   std::string k0 = NewUser("busy");
-  Secret s0 = last_secret_;
+  Secret s0 = last_secret_.Clone();
   nlohmann::json seed = {{"AccessKey", k0}, {"SecretKey", s0.reveal()}};
   ASSERT_TRUE(Admin().SecretsManager()->CreateSecret("busy", Secret(seed.dump()), RandomUuid()).ok());
   ASSERT_EQ(Run({"event", R"({"action": "create", "username": "busy"})"}).exit_code, 0);

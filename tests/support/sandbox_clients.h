@@ -19,7 +19,7 @@ inline aws::ClientFactory SandboxClients(const std::string& endpoint, aws::HttpT
   ctx.retry.base_backoff = Duration(20);  // injected faults retry quickly
   if (!access_key_id.empty()) {
     ctx.credentials = std::make_shared<aws::StaticCredentialsProvider>(
-        aws::Credentials{access_key_id, secret, Secret(), std::nullopt, "test"});
+        aws::Credentials{access_key_id, secret.Clone(), Secret(), std::nullopt, "test"});
   }
   aws::EndpointSettings endpoints;
   endpoints.explicit_url = endpoint;

@@ -57,7 +57,8 @@ struct SandboxWorld {
     ctx.retry.max_attempts = 5;
     ctx.retry.base_backoff = Duration(20);
     ctx.credentials = std::make_shared<aws::StaticCredentialsProvider>(aws::Credentials{
-        id.empty() ? admin.access_key_id : id, id.empty() ? admin.secret : secret, Secret(), std::nullopt, "test"});
+        id.empty() ? admin.access_key_id : id, (id.empty() ? admin.secret : secret).Clone(), Secret(), std::nullopt,
+        "test"});
     aws::EndpointSettings endpoints;
     endpoints.explicit_url = "http://127.0.0.1:4566/";
     return aws::ClientFactory(ctx, "us-east-1", endpoints, {});
