@@ -100,7 +100,7 @@ void Sandbox(const std::vector<ParsedRequest>& requests, bool resign) {
   keyrotor::sandbox::Sandbox::IssuedKey admin = sandbox.CreateAdmin("admin");
   keyrotor::aws::Credentials credentials;
   credentials.access_key_id = admin.access_key_id;
-  credentials.secret_access_key = admin.secret;
+  credentials.secret_access_key = admin.secret.Clone();
   for (const ParsedRequest& p : requests) {
     keyrotor::aws::HttpRequest request = p.request;
     if (resign) {

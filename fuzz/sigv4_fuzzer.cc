@@ -111,7 +111,7 @@ void Run(const uint8_t* data, size_t size) {
 
   Credentials credentials;
   credentials.access_key_id = "AKIDEXAMPLE";
-  credentials.secret_access_key = secret;
+  credentials.secret_access_key = secret.Clone();
   HttpRequest signed_request = request;
   signed_request.headers.emplace_back("X-Amz-Date", kDate);
   if (!SignRequest(signed_request, credentials, scope, keyrotor::TimePoint{}).ok()) return;
