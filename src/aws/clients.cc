@@ -29,6 +29,11 @@ Result<SsmClient> ClientFactory::Ssm() const {
   return SsmClient(context_, std::move(e));
 }
 
+Result<OrganizationsClient> ClientFactory::Organizations() const {
+  KR_ASSIGN_OR_RETURN(ServiceEndpoint e, Endpoint(Service::kOrganizations));
+  return OrganizationsClient(context_, std::move(e));
+}
+
 Result<SnsClient> ClientFactory::Sns() const {
   KR_ASSIGN_OR_RETURN(ServiceEndpoint e, Endpoint(Service::kSns));
   return SnsClient(context_, std::move(e));

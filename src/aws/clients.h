@@ -7,6 +7,7 @@
 
 #include "aws/client.h"
 #include "aws/iam.h"
+#include "aws/organizations.h"
 #include "aws/secretsmanager.h"
 #include "aws/sns.h"
 #include "aws/ssm.h"
@@ -24,6 +25,7 @@ class ClientFactory {
   Result<SecretsManagerClient> SecretsManager() const;
   Result<SsmClient> Ssm() const;
   Result<SnsClient> Sns() const;
+  Result<OrganizationsClient> Organizations() const;
   Result<ServiceEndpoint> Endpoint(Service service) const;
 
   // The same settings, signing with other credentials.

@@ -13,6 +13,7 @@ constexpr ServiceInfo kServices[] = {
     {Service::kSsm, "ssm", "SSM", "ssm"},
     {Service::kSns, "sns", "SNS", "sns"},
     {Service::kSso, "awsssoportal", "SSO", "sso"},
+    {Service::kOrganizations, "organizations", "ORGANIZATIONS", "organizations"},
 };
 
 std::string DnsSuffix(const std::string& region) {
@@ -62,6 +63,16 @@ Result<ServiceEndpoint> ResolveEndpoint(Service service, const std::string& regi
     if (StartsWith(region, "cn-")) return ServiceEndpoint{"https://iam.cn-north-1.amazonaws.com.cn/", {"cn-north-1", "iam"}, "default"};
     if (StartsWith(region, "us-gov-")) return ServiceEndpoint{"https://iam.us-gov.amazonaws.com/", {"us-gov-west-1", "iam"}, "default"};
     return ServiceEndpoint{"https://iam.amazonaws.com/", {"us-east-1", "iam"}, "default"};
+  }
+  if (service == Service::kOrganizations) {
+    // Organizations is global too: one endpoint per partition, in its home region.
+    if (StartsWith(region, "cn-")) {
+      return ServiceEndpoint{"https://organizations.cn-northwest-1.amazonaws.com.cn/", {"cn-northwest-1", "organizations"}, "default"};
+    }
+    if (StartsWith(region, "us-gov-")) {
+      return ServiceEndpoint{"https://organizations.us-gov-west-1.amazonaws.com/", {"us-gov-west-1", "organizations"}, "default"};
+    }
+    return ServiceEndpoint{"https://organizations.us-east-1.amazonaws.com/", {"us-east-1", "organizations"}, "default"};
   }
   if (service == Service::kSso) {
     if (region.empty()) return Status::InvalidArgument("no sso_region for the IAM Identity Center portal");

@@ -14,7 +14,7 @@
 namespace keyrotor::aws {
 
 // kSso is IAM Identity Center's portal (GetRoleCredentials), used unsigned.
-enum class Service { kIam, kSts, kSecretsManager, kSsm, kSns, kSso };
+enum class Service { kIam, kSts, kSecretsManager, kSsm, kSns, kSso, kOrganizations };
 
 struct ServiceInfo {
   Service service;

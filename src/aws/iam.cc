@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <set>
 
+#include "base/crypto.h"
+
 namespace keyrotor::aws {
 namespace {
 
@@ -62,6 +64,7 @@ Result<IamUser> IamClient::GetUser(const std::string& user) {
 Result<std::vector<IamUser>> IamClient::ListUsers(const std::string& path_prefix) {
   QueryParams params;
   if (!path_prefix.empty()) params.emplace_back("PathPrefix", path_prefix);
+  params.emplace_back("MaxItems", "1000");
   std::vector<IamUser> users;
   KR_RETURN_IF_ERROR(Paginate("ListUsers", params, "Users", [&](pugi::xml_node m) -> Status {
     KR_ASSIGN_OR_RETURN(IamUser u, ParseUser(m));
@@ -102,10 +105,60 @@ Result<NewAccessKey> IamClient::CreateAccessKeyOnce(const std::string& user) {
   return out;
 }
 
+Result<AuthorizationDetails> IamClient::GetUsersAndGroups() {
+  QueryParams params = {{"Filter.member.1", "User"}, {"Filter.member.2", "Group"}, {"MaxItems", "1000"}};
+  AuthorizationDetails out;
+  // Paginated by hand: one page carries two lists (users, then groups).
+  for (int page = 0; page < 100000; ++page) {
+    KR_ASSIGN_OR_RETURN(Reply reply, Call("GetAccountAuthorizationDetails", params));
+    for (pugi::xml_node m : reply.result.child("UserDetailList").children("member")) {
+      IamUserDetail d;
+      KR_ASSIGN_OR_RETURN(d.user, ParseUser(m));
+      for (pugi::xml_node g : m.child("GroupList").children("member")) d.groups.push_back(g.text().get());
+      out.users.push_back(std::move(d));
+    }
+    for (pugi::xml_node m : reply.result.child("GroupDetailList").children("member")) {
+      out.group_names.push_back(ChildText(m, "GroupName"));
+    }
+    if (ChildText(reply.result, "IsTruncated") != "true") return out;
+    std::string marker = ChildText(reply.result, "Marker");
+    if (marker.empty()) return Status::ParseError("GetAccountAuthorizationDetails: truncated without a Marker");
+    std::erase_if(params, [](const auto& p) { return p.first == "Marker"; });
+    params.emplace_back("Marker", marker);
+  }
+  return Status::ParseError("GetAccountAuthorizationDetails: the service never stopped paginating");
+}
+
+Result<ReportState> IamClient::GenerateCredentialReport() {
+  KR_ASSIGN_OR_RETURN(Reply reply, Call("GenerateCredentialReport", {}));
+  std::string state = ChildText(reply.result, "State");
+  if (state == "STARTED") return ReportState::kStarted;
+  if (state == "INPROGRESS") return ReportState::kInProgress;
+  if (state == "COMPLETE") return ReportState::kComplete;
+  return Status::ParseError("GenerateCredentialReport: unexpected State '" + state + "'");
+}
+
+Result<CredentialReport> IamClient::GetCredentialReport() {
+  KR_ASSIGN_OR_RETURN(Reply reply, Call("GetCredentialReport", {}));
+  std::string format = ChildText(reply.result, "ReportFormat");
+  if (format != "text/csv") return Status::ParseError("GetCredentialReport: unexpected ReportFormat '" + format + "'");
+  std::optional<std::string> csv = Base64Decode(ChildText(reply.result, "Content"));
+  if (!csv) return Status::ParseError("GetCredentialReport: Content is not base64");
+  CredentialReport out;
+  out.csv = std::move(*csv);
+  KR_ASSIGN_OR_RETURN(out.generated, ChildTime(reply.result, "GeneratedTime"));
+  return out;
+}
+
 Result<NewAccessKey> IamClient::CreateAccessKey(const std::string& user) {
   KR_ASSIGN_OR_RETURN(std::vector<AccessKeyMetadata> before, ListAccessKeys(user));
-  std::set<std::string> known;
-  for (const auto& k : before) known.insert(k.access_key_id);
+  std::vector<std::string> ids;
+  for (const auto& k : before) ids.push_back(k.access_key_id);
+  return CreateAccessKey(user, ids);
+}
+
+Result<NewAccessKey> IamClient::CreateAccessKey(const std::string& user, const std::vector<std::string>& keys_before) {
+  std::set<std::string> known(keys_before.begin(), keys_before.end());
   int max_attempts = std::max(1, context_.retry.max_attempts);
   Status last;
   for (int attempt = 1; attempt <= max_attempts; ++attempt) {

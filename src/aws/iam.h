@@ -57,6 +57,25 @@ struct SimulatedDecision {
   bool allowed() const { return decision == "allowed"; }
 };
 
+// A user as GetAccountAuthorizationDetails describes it: with its groups and tags.
+struct IamUserDetail {
+  IamUser user;  // tags included
+  std::vector<std::string> groups;  // group names
+};
+
+struct AuthorizationDetails {
+  std::vector<IamUserDetail> users;
+  std::vector<std::string> group_names;  // every group of the account
+};
+
+// GenerateCredentialReport's answer.
+enum class ReportState { kStarted, kInProgress, kComplete };
+
+struct CredentialReport {
+  std::string csv;  // decoded Content
+  TimePoint generated;
+};
+
 // IAM user names: [\w+=,.@-]{1,64} for new users, up to 128 as a parameter.
 bool IsValidUserName(std::string_view name, size_t max_len = 128);
 
@@ -66,13 +85,23 @@ class IamClient : public QueryClient {
 
   // user empty = the caller.
   Result<IamUser> GetUser(const std::string& user = "");
+  // Pages of up to 1,000 users (MaxItems), the most IAM sends at once.
   Result<std::vector<IamUser>> ListUsers(const std::string& path_prefix = "");
+  // Every user with groups, path and tags, and every group's name
+  // (Filter=User, Group), 1,000 entities a page.
+  Result<AuthorizationDetails> GetUsersAndGroups();
+  Result<ReportState> GenerateCredentialReport();
+  Result<CredentialReport> GetCredentialReport();
   Result<std::vector<AccessKeyMetadata>> ListAccessKeys(const std::string& user = "");
   // CreateAccessKey is not idempotent. When its outcome is unknown (timeout,
   // reset after sending), the key may exist with a secret we never saw: we list
   // the user's keys, delete any key that was not there before, and try again,
   // so no key we cannot use survives.
   Result<NewAccessKey> CreateAccessKey(const std::string& user = "");
+  // The same, when the caller has just listed the user's keys itself: the
+  // listing is the "before" that a lost response is compared with, and no
+  // second ListAccessKeys is made.
+  Result<NewAccessKey> CreateAccessKey(const std::string& user, const std::vector<std::string>& keys_before);
   Status UpdateAccessKey(const std::string& user, const std::string& access_key_id, bool active);
   Status DeleteAccessKey(const std::string& user, const std::string& access_key_id);
   Result<AccessKeyLastUsed> GetAccessKeyLastUsed(const std::string& access_key_id);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -13,6 +14,8 @@ std::string HmacSha256(std::string_view key, std::string_view data);  // 32 raw 
 std::string HexEncode(std::string_view bytes);                        // lower case
 std::string HexSha256(std::string_view data);
 std::string Base64Encode(std::string_view bytes);
+// Standard or URL-safe alphabet, padding optional; nullopt on a bad character.
+std::optional<std::string> Base64Decode(std::string_view text);
 // Cryptographically strong random bytes (OpenSSL's DRBG).
 std::string RandomBytes(size_t n);
 // A random RFC 4122 version-4 UUID, e.g. for Secrets Manager ClientRequestToken.

@@ -7,6 +7,8 @@
 
 #include "cli/common.h"
 #include "credentials/profile_writer.h"
+#include "base/strings.h"
+#include "sandbox/seed.h"
 #include "sandbox/server.h"
 
 namespace keyrotor::cli {
@@ -21,6 +23,9 @@ struct SandboxFlags {
   double fail_rate = 0;
   double throttle_rps = 0;
   int consistency_ms = 0;
+  double iam_rps_per_account = 0;
+  int credential_report_ms = 0;
+  int accounts = 0;
   uint64_t seed = 0;
 };
 
@@ -42,6 +47,8 @@ int RunSandbox(const SandboxFlags& flags) {
   options.fail_rate = flags.fail_rate;
   options.throttle_rps = flags.throttle_rps;
   options.consistency_ms = flags.consistency_ms;
+  options.iam_rps_per_account = flags.iam_rps_per_account;
+  options.credential_report_ms = flags.credential_report_ms;
   options.seed = flags.seed;
   auto server = sandbox::SandboxServer::Start(options, listen->first, listen->second);
   if (!server.ok()) {
@@ -58,6 +65,18 @@ int RunSandbox(const SandboxFlags& flags) {
     }
   }
   fmt::print("keyrotor sandbox listening on {}\n", (*server)->endpoint());
+  if (flags.accounts > 0) {
+    Result<sandbox::OrganizationLayout> org = sandbox::SeedOrganization((*server)->sandbox(), flags.accounts);
+    if (!org.ok()) {
+      PrintError(org.status());
+      return kExitUsage;
+    }
+    fmt::print("organization: management account {}, root {}; OUs Workloads {} (Prod {}, Dev {}), Sandbox {}\n",
+               (*server)->sandbox().options().account_id, org->root, org->workloads_ou, org->prod_ou, org->dev_ou,
+               org->sandbox_ou);
+    fmt::print("member accounts (role OrganizationAccountAccessRole): {}\n", Join(org->members, ", "));
+  }
+  fmt::print("request counts per account and action: GET {}{}\n", (*server)->endpoint(), sandbox::kCallCountsPath);
   fmt::print("admin user {} with key {}{}\n", admin.user, admin.access_key_id,
              flags.write_credentials.empty() ? " (use --write-credentials to get its secret into a profile)"
                                              : " written to profile '" + flags.admin_profile + "' in " +
@@ -77,7 +96,7 @@ int RunSandbox(const SandboxFlags& flags) {
 void RegisterSandboxCommand(CLI::App& app) {
   auto flags = std::make_shared<SandboxFlags>();
   auto* cmd = app.add_subcommand(
-      "sandbox", "Run a local AWS-compatible endpoint (IAM, STS, Secrets Manager, SSM, SNS) for tests and demos");
+      "sandbox", "Run a local AWS-compatible endpoint (IAM, STS, Organizations, Secrets Manager, SSM, SNS) for tests and demos");
   cmd->add_option("--listen", flags->listen, "HOST:PORT to listen on (loopback only; port 0 picks a free one)")
       ->capture_default_str();
   cmd->add_option("--write-credentials", flags->write_credentials,
@@ -92,6 +111,16 @@ void RegisterSandboxCommand(CLI::App& app) {
   cmd->add_option("--consistency-ms", flags->consistency_ms,
                   "IAM eventual consistency: new keys work, and deleted keys stop working, only after this delay")
       ->check(CLI::Range(0, 3600000));
+  cmd->add_option("--iam-rps-per-account", flags->iam_rps_per_account,
+                  "IAM's per-account request limit: throttle each account's IAM calls above this rate (0 = off)")
+      ->check(CLI::Range(0.0, 1e9));
+  cmd->add_option("--credential-report-ms", flags->credential_report_ms,
+                  "How long generating an IAM credential report takes")
+      ->check(CLI::Range(0, 3600000));
+  cmd->add_option("--accounts", flags->accounts,
+                  "Make the sandbox an AWS Organization with this many member accounts (OUs Workloads/Prod, "
+                  "Workloads/Dev, Sandbox), each with OrganizationAccountAccessRole")
+      ->check(CLI::Range(0, 1000));
   cmd->add_option("--seed", flags->seed, "Seed for reproducible fault injection (0 = random)");
   cmd->callback([flags] { throw CLI::RuntimeError(RunSandbox(*flags)); });
 }

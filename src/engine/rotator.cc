@@ -130,26 +130,55 @@ bool Rotator::Run::IsKnownRetiredKey(const std::string& key_id) {
   });
 }
 
-// No open rotation: is one due?
-bool Rotator::Run::Start() {
-  if (!policy_.exempt_tags.empty()) {
-    Result<std::vector<aws::Tag>> tags = iam_->ListUserTags(user());
-    if (!tags.ok()) return Fail(tags.status().WithContext("reading the user's tags"));
-    for (const aws::Tag& t : *tags) {
-      for (const aws::Tag& e : policy_.exempt_tags) {
-        if (t.key == e.key && t.value == e.value) return Stop(Outcome::kSkipped, "exempt by tag " + e.key + "=" + e.value);
-      }
+namespace {
+
+// Why a user is exempt (empty: not exempt).
+std::string ExemptionByTag(const Policy& policy, const std::vector<aws::Tag>& tags) {
+  for (const aws::Tag& t : tags) {
+    for (const aws::Tag& e : policy.exempt_tags) {
+      if (t.key == e.key && t.value == e.value) return "exempt by tag " + e.key + "=" + e.value;
     }
   }
-  if (!policy_.exempt_groups.empty()) {
-    Result<std::vector<aws::IamGroup>> groups = iam_->ListGroupsForUser(user());
-    if (!groups.ok()) return Fail(groups.status().WithContext("reading the user's groups"));
-    for (const aws::IamGroup& g : *groups) {
-      if (std::find(policy_.exempt_groups.begin(), policy_.exempt_groups.end(), g.group_name) !=
-          policy_.exempt_groups.end()) {
-        return Stop(Outcome::kSkipped, "exempt as a member of group " + g.group_name);
-      }
+  return "";
+}
+
+std::string ExemptionByGroup(const Policy& policy, const std::vector<std::string>& groups) {
+  for (const std::string& g : groups) {
+    if (std::find(policy.exempt_groups.begin(), policy.exempt_groups.end(), g) != policy.exempt_groups.end()) {
+      return "exempt as a member of group " + g;
     }
+  }
+  return "";
+}
+
+}  // namespace
+
+// No open rotation: is one due?
+bool Rotator::Run::Start() {
+  const UserFacts* facts = o_.facts;
+  if (!policy_.exempt_tags.empty()) {
+    std::string why;
+    if (facts && facts->tags) {
+      why = ExemptionByTag(policy_, *facts->tags);
+    } else {
+      Result<std::vector<aws::Tag>> tags = iam_->ListUserTags(user());
+      if (!tags.ok()) return Fail(tags.status().WithContext("reading the user's tags"));
+      why = ExemptionByTag(policy_, *tags);
+    }
+    if (!why.empty()) return Stop(Outcome::kSkipped, why);
+  }
+  if (!policy_.exempt_groups.empty()) {
+    std::string why;
+    if (facts && facts->groups) {
+      why = ExemptionByGroup(policy_, *facts->groups);
+    } else {
+      Result<std::vector<aws::IamGroup>> groups = iam_->ListGroupsForUser(user());
+      if (!groups.ok()) return Fail(groups.status().WithContext("reading the user's groups"));
+      std::vector<std::string> names;
+      for (const aws::IamGroup& g : *groups) names.push_back(g.group_name);
+      why = ExemptionByGroup(policy_, names);
+    }
+    if (!why.empty()) return Stop(Outcome::kSkipped, why);
   }
   Result<std::vector<aws::AccessKeyMetadata>> keys = ListKeys();
   if (!keys.ok()) return Fail(keys.status().WithContext("listing the user's keys"));
@@ -209,6 +238,7 @@ bool Rotator::Run::Start() {
   record_.old_key_id = old.access_key_id;
   record_.old_key_created = old.create_date;
   for (const auto& k : *keys) record_.keys_before.push_back(k.access_key_id);
+  listed_keys_ = *keys;  // StepPlanned needs no second listing in this run
   record_.started = Now();
   for (std::string& spec : *destination_specs) record_.destinations.push_back({std::move(spec), Step::kPending});
   record_.notify = std::move(*notify_specs);
@@ -321,6 +351,59 @@ Result<std::string> Rotator::Account() {
 
 UserOutcome Rotator::RotateUser(const std::string& user, const StepOverrides& overrides) {
   return Run(*this, user, overrides).Go();
+}
+
+std::optional<UserOutcome> Rotator::Triage(const std::string& user, const UserFacts& facts) {
+  UserOutcome out;
+  out.user = user;
+  if (!aws::IsValidUserName(user)) return std::nullopt;  // the run reports it
+  Result<std::string> account = Account();
+  if (!account.ok()) return std::nullopt;
+  out.account = *account;
+  // A rotation in progress, or notifications still owed: the run's business.
+  Result<std::vector<RotationRecord>> past = journal_->Rotations(out.account, user);
+  if (!past.ok()) return std::nullopt;
+  for (const RotationRecord& rec : *past) {
+    if (!IsTerminal(rec.state) || !rec.pending_events.empty()) return std::nullopt;
+  }
+  const Policy& policy = options_.policy;
+  if (!policy.exempt_tags.empty()) {
+    if (!facts.tags) return std::nullopt;
+    if (std::string why = ExemptionByTag(policy, *facts.tags); !why.empty()) {
+      out.result = UserOutcome::Result::kSkipped;
+      out.message = why;
+      return out;
+    }
+  }
+  if (!policy.exempt_groups.empty()) {
+    if (!facts.groups) return std::nullopt;
+    if (std::string why = ExemptionByGroup(policy, *facts.groups); !why.empty()) {
+      out.result = UserOutcome::Result::kSkipped;
+      out.message = why;
+      return out;
+    }
+  }
+  if (!facts.keys) return std::nullopt;
+  std::vector<const UserFacts::ReportedKey*> active;
+  for (const UserFacts::ReportedKey& k : *facts.keys) {
+    if (k.active) active.push_back(&k);
+  }
+  if (active.empty()) {
+    out.result = UserOutcome::Result::kSkipped;
+    out.message = facts.keys->empty() ? "user has no access key" : "user has no active access key";
+    return out;
+  }
+  if (active.size() > 1) return std::nullopt;  // the run reports the two active keys
+  TimePoint last_rotated = active[0]->last_rotated;
+  out.oldest_active_key_created = last_rotated;
+  Duration threshold = policy.RotationThreshold();
+  TimePoint now = admin_.context().clock->Now();
+  if (now - last_rotated >= threshold) return std::nullopt;
+  out.result = UserOutcome::Result::kNotDue;
+  out.next_step_at = last_rotated + threshold;
+  out.message = "key is " + std::to_string(rotator_internal::AgeDays(now, last_rotated)) + " days old; due at " +
+                FormatDuration(threshold) + " (credential report)";
+  return out;
 }
 
 }  // namespace keyrotor::engine

@@ -52,6 +52,20 @@ struct EngineOptions {
   Duration orphan_settle{5000};
 };
 
+// What bulk reads (GetAccountAuthorizationDetails, the credential report)
+// already say about a user, so a fleet pass need not ask IAM per user.
+struct UserFacts {
+  std::optional<std::vector<aws::Tag>> tags;         // known: exemption by tag needs no ListUserTags
+  std::optional<std::vector<std::string>> groups;    // known: exemption by group needs no ListGroupsForUser
+  struct ReportedKey {
+    bool active = false;
+    TimePoint last_rotated{};  // created, or last changed (the report's "last rotated")
+  };
+  // From the credential report; unset when the user is not in it (made after
+  // it was generated) or the report could not be read.
+  std::optional<std::vector<ReportedKey>> keys;
+};
+
 // What a caller may ask beyond the policy (the CLI's --force, the classic
 // Lambda events).
 struct StepOverrides {
@@ -67,6 +81,9 @@ struct StepOverrides {
   // An Inactive key known to be the previous managed key by other means (the
   // classic flow's AWSPREVIOUS): it may make room at the two-key limit.
   std::string known_retired_key_id;
+  // Tags and groups read in bulk: a run starting a rotation uses them for the
+  // exemptions instead of asking IAM again. Not owned; may be null.
+  const UserFacts* facts = nullptr;
 };
 
 struct UserOutcome {
@@ -129,6 +146,14 @@ class Rotator {
   // One run for one user. Thread-safe across users (fleet runs call it from
   // several threads); the journal's lock keeps two runs off the same user.
   UserOutcome RotateUser(const std::string& user, const StepOverrides& overrides = {});
+
+  // Decides from bulk facts and the journal alone, without an IAM call,
+  // whether `user` needs a run now: nullopt when it does (a key may be due,
+  // a rotation is open, a notification is owed, or the facts do not tell);
+  // otherwise the outcome a run would have reported (not due, exempt, no
+  // key). The same rules as RotateUser's start; a run still re-reads the keys
+  // before acting, because a credential report can be hours old.
+  std::optional<UserOutcome> Triage(const std::string& user, const UserFacts& facts);
 
   // The account the admin credentials belong to (STS, asked once).
   Result<std::string> Account();

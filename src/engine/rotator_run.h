@@ -183,6 +183,9 @@ class Rotator::Run {
   std::optional<aws::IamClient> iam_;
   RotationRecord record_;
   bool resumed_ = false;
+  // The keys this run's start listed, for a rotation it just planned; unset
+  // when resuming one (its orphan check must list again).
+  std::optional<std::vector<aws::AccessKeyMetadata>> listed_keys_;
   std::optional<Secret> new_secret_;
   // Notifiers by spec, made once per run: the notifier, or why it could not be made.
   std::map<std::string, Result<std::unique_ptr<notify::Notifier>>> notifiers_;

@@ -17,7 +17,11 @@ bool Rotator::Run::StepPlanned() {
     TimePoint settled = record_.updated + opts_.orphan_settle;
     if (Now() < settled) clock()->SleepFor(std::chrono::duration_cast<Duration>(settled - Now()));
   }
-  Result<std::vector<aws::AccessKeyMetadata>> listed = ListKeys();
+  // A rotation this run planned was listed a moment ago; a resumed one is
+  // listed again to find a key a killed run may have created.
+  Result<std::vector<aws::AccessKeyMetadata>> listed =
+      listed_keys_ ? Result<std::vector<aws::AccessKeyMetadata>>(std::move(*listed_keys_)) : ListKeys();
+  listed_keys_.reset();
   if (!listed.ok()) return Fail(listed.status().WithContext("listing the user's keys"));
   std::vector<aws::AccessKeyMetadata> keys;
   for (const auto& k : *listed) {
@@ -63,7 +67,10 @@ bool Rotator::Run::StepPlanned() {
     if (!deleted.ok()) return Fail(deleted.WithContext("deleting inactive key " + other->access_key_id));
     out_.deleted_inactive_key_id = other->access_key_id;
   }
-  Result<aws::NewAccessKey> created = iam_->CreateAccessKey(user());
+  std::vector<std::string> present;
+  for (const auto& k : keys) present.push_back(k.access_key_id);
+  if (!out_.deleted_inactive_key_id.empty()) std::erase(present, out_.deleted_inactive_key_id);
+  Result<aws::NewAccessKey> created = iam_->CreateAccessKey(user(), present);
   if (!created.ok()) {
     Audit("create_key", "failed", "", "", created.status().ToString());
     // A lost response the client could not reconcile: the orphan check above

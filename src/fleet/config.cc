@@ -44,8 +44,9 @@ std::vector<std::string> SpecProblems(const FleetConfig& config, const aws::Clie
 
 }  // namespace
 
-bool Selection::AppliesTo(std::string_view account_name) const {
-  return accounts.empty() || std::find(accounts.begin(), accounts.end(), account_name) != accounts.end();
+bool Selection::AppliesTo(std::string_view account_name, std::string_view account_id) const {
+  return accounts.empty() || std::find(accounts.begin(), accounts.end(), account_name) != accounts.end() ||
+         (!account_id.empty() && std::find(accounts.begin(), accounts.end(), account_id) != accounts.end());
 }
 
 const Account* FleetConfig::FindAccount(std::string_view name) const {

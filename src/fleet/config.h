@@ -40,6 +40,24 @@ struct Account {
   int line = 0;              // of its [[accounts]] header; 0 for the implicit account
 };
 
+// [organization]: discover the accounts of an AWS Organization (docs/fleet.md).
+// An account is worked on when it is ACTIVE, in an included OU subtree or
+// named in include_accounts (both empty: every account), and neither in an
+// excluded OU subtree nor in exclude_accounts. The management account only
+// with include_management_account.
+struct OrganizationSettings {
+  bool enabled = false;
+  int line = 0;  // of the [organization] header
+  std::string role_name;     // assumed in each member account
+  std::string external_id;
+  std::string session_name;
+  std::string region;        // empty: the admin settings' region
+  double rate_limit = 0;     // per account; 0 = unlimited
+  std::vector<std::string> include_ous, exclude_ous;            // ou-... or r-... ids: whole subtrees
+  std::vector<std::string> include_accounts, exclude_accounts;  // 12-digit ids
+  bool include_management_account = false;
+};
+
 // Which users a [[selection]] takes, and the engine options they get. A user
 // matches when any criterion holds and no exclusion does.
 struct Selection {
@@ -65,15 +83,22 @@ struct Selection {
   std::vector<SettingOrigin> to_origins;
   std::vector<SettingOrigin> notify_origins;
 
-  bool AppliesTo(std::string_view account_name) const;
+  // `accounts` lists config names or, with [organization], account ids.
+  bool AppliesTo(std::string_view account_name, std::string_view account_id = "") const;
 };
 
 struct FleetConfig {
   std::string path;   // the file, for messages
   std::string state;  // journal: an absolute path (~ expanded) or a postgresql:// URL
   int concurrency = 16;
+  // planning = "bulk" (default): a pass reads users, groups and tags with
+  // GetAccountAuthorizationDetails and key ages from the credential report,
+  // and asks IAM per user only for users with something due. "per-user":
+  // ListUsers, then ListAccessKeys (and ListUserTags) for every user.
+  bool bulk_planning = true;
   Schedule schedule;
-  std::vector<Account> accounts;  // at least one
+  OrganizationSettings organization;
+  std::vector<Account> accounts;  // at least one, unless [organization] discovers them
   std::vector<Selection> selections;
 
   const Account* FindAccount(std::string_view name) const;

@@ -24,7 +24,11 @@ const std::vector<std::string_view> kPolicyKeys = {
     "mode", "rotate_after", "deactivate_after", "delete_after", "max_age", "quiet_period", "force_after",
     "verify_timeout", "exempt_tags", "exempt_groups", "delete_unknown_inactive", "to", "notify", "value_template",
     "kms_key_id", "vault_key_file", "webhook_secret_file", "exec_timeout"};
-const std::vector<std::string_view> kTopKeys = {"state", "concurrency", "schedule", "policy", "accounts", "selection"};
+const std::vector<std::string_view> kTopKeys = {"state",    "concurrency", "planning",  "schedule",
+                                                "policy",   "accounts",    "selection", "organization"};
+const std::vector<std::string_view> kOrganizationKeys = {
+    "role_name", "external_id", "session_name", "region", "rate_limit", "include_ous", "exclude_ous",
+    "include_accounts", "exclude_accounts", "include_management_account"};
 const std::vector<std::string_view> kAccountKeys = {
     "name", "id", "role_arn", "external_id", "session_name", "region", "rate_limit"};
 const std::vector<std::string_view> kCriteriaKeys = {
@@ -38,6 +42,10 @@ const std::regex kRoleArnPattern(R"(arn:aws(-[a-z]+)*:iam::([0-9]{12}):role/([\w
 const std::regex kExternalIdPattern(R"([\w+=,.@:/-]{2,1224})");
 const std::regex kSessionNamePattern(R"([\w+=,.@-]{2,64})");
 const std::regex kRegionPattern("[a-z]{2}(-[a-z]+)+-[0-9]+");
+// Organizations ids (API reference, OrganizationalUnit.Id and Root.Id patterns).
+const std::regex kParentIdPattern("(r-[0-9a-z]{4,32})|(ou-[0-9a-z]{4,32}-[a-z0-9]{8,32})");
+// A role name, optionally with a path (IAM identifiers reference).
+const std::regex kRoleNamePattern(R"(([\w+=,.@-]+/)*[\w+=,.@-]{1,64})");
 
 std::string TypeName(const toml::node& node) {
   switch (node.type()) {
@@ -230,8 +238,85 @@ class Parser {
         }
       }
     }
+    if (const toml::node* n = root.get("planning")) {
+      std::string planning;
+      if (ReadString(*n, "planning", &planning)) {
+        if (planning == "bulk" || planning == "per-user") {
+          config_.bulk_planning = planning == "bulk";
+        } else {
+          Error(LineOf(*n), "planning", "'" + planning + "': expected \"bulk\" or \"per-user\"");
+        }
+      }
+    }
+    ParseOrganization(root);
     ParseAccounts(root);
     ParsePolicyAndSelections(root);
+  }
+
+  // --- [organization] -------------------------------------------------------------
+
+  void ParseOrganization(const toml::table& root) {
+    const toml::node* n = root.get("organization");
+    if (!n) return;
+    const toml::table* t = n->as_table();
+    if (!t) {
+      Error(LineOf(*n), "organization", "expected an [organization] table, got " + TypeName(*n));
+      return;
+    }
+    OrganizationSettings& o = config_.organization;
+    o.enabled = true;
+    o.line = LineOf(*t);
+    CheckKeys(*t, "organization.", {&kOrganizationKeys});
+    if (const toml::node* v = t->get("role_name")) {
+      if (ReadString(*v, "organization.role_name", &o.role_name) && !std::regex_match(o.role_name, kRoleNamePattern)) {
+        Error(LineOf(*v), "organization.role_name", "'" + o.role_name + "' is not a role name (or path/name)");
+      }
+    } else {
+      Error(o.line, "organization.role_name",
+            "required: the role to assume in each member account, e.g. \"OrganizationAccountAccessRole\"");
+    }
+    if (const toml::node* v = t->get("external_id");
+        v && ReadString(*v, "organization.external_id", &o.external_id) &&
+        !std::regex_match(o.external_id, kExternalIdPattern)) {
+      Error(LineOf(*v), "organization.external_id", "expected 2-1224 of letters, digits and +=,.@:/-_");
+    }
+    if (const toml::node* v = t->get("session_name");
+        v && ReadString(*v, "organization.session_name", &o.session_name) &&
+        !std::regex_match(o.session_name, kSessionNamePattern)) {
+      Error(LineOf(*v), "organization.session_name",
+            "'" + o.session_name + "': expected 2-64 of letters, digits and +=,.@-_");
+    }
+    if (const toml::node* v = t->get("region");
+        v && ReadString(*v, "organization.region", &o.region) && !std::regex_match(o.region, kRegionPattern)) {
+      Error(LineOf(*v), "organization.region", "'" + o.region + "' is not a region name like us-east-1");
+    }
+    if (const toml::node* v = t->get("rate_limit")) {
+      std::optional<double> rate = v->value<double>();
+      if (!rate || !(v->is_integer() || v->is_floating_point())) {
+        Error(LineOf(*v), "organization.rate_limit", "expected requests per second (a number), got " + TypeName(*v));
+      } else if (!std::isfinite(*rate) || *rate < 0) {
+        Error(LineOf(*v), "organization.rate_limit", "must be 0 (unlimited) or more");
+      } else {
+        o.rate_limit = *rate;
+      }
+    }
+    auto ids = [&](const char* key, const std::regex& pattern, const char* what, std::vector<std::string>* out) {
+      const toml::node* v = t->get(key);
+      std::vector<int> lines;
+      if (!v || !ReadStringList(*v, std::string("organization.") + key, out, &lines)) return;
+      for (size_t j = 0; j < out->size(); ++j) {
+        if (!std::regex_match((*out)[j], pattern)) {
+          Error(lines[j], std::string("organization.") + key, "'" + (*out)[j] + "' is not " + what);
+        }
+      }
+    };
+    ids("include_ous", kParentIdPattern, "an OU or root id (ou-xxxx-xxxxxxxx, r-xxxx)", &o.include_ous);
+    ids("exclude_ous", kParentIdPattern, "an OU or root id (ou-xxxx-xxxxxxxx, r-xxxx)", &o.exclude_ous);
+    ids("include_accounts", kAccountIdPattern, "a 12-digit account id", &o.include_accounts);
+    ids("exclude_accounts", kAccountIdPattern, "a 12-digit account id", &o.exclude_accounts);
+    if (const toml::node* v = t->get("include_management_account")) {
+      ReadBool(*v, "organization.include_management_account", &o.include_management_account);
+    }
   }
 
   void ParseState(const toml::table& root) {
@@ -258,6 +343,7 @@ class Parser {
   void ParseAccounts(const toml::table& root) {
     const toml::node* n = root.get("accounts");
     if (!n) {
+      if (config_.organization.enabled) return;  // discovery finds them
       Account implicit;
       implicit.name = "default";
       config_.accounts.push_back(implicit);
@@ -499,8 +585,11 @@ class Parser {
     std::vector<int> lines;
     if (const toml::node* v = t.get("accounts"); v && ReadStringList(*v, prefix + "accounts", &sel.accounts, &lines)) {
       for (size_t j = 0; j < sel.accounts.size(); ++j) {
-        if (!config_.FindAccount(sel.accounts[j])) {
-          Error(lines[j], prefix + "accounts", "no account is named '" + sel.accounts[j] + "'");
+        bool discovered_id = config_.organization.enabled && std::regex_match(sel.accounts[j], kAccountIdPattern);
+        if (!config_.FindAccount(sel.accounts[j]) && !discovered_id) {
+          Error(lines[j], prefix + "accounts",
+                "no account is named '" + sel.accounts[j] + "'" +
+                    (config_.organization.enabled ? " (with [organization], an account id also names one)" : ""));
         }
       }
     }

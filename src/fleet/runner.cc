@@ -8,6 +8,7 @@
 #include "base/strings.h"
 #include "credentials/assume_role_provider.h"
 #include "credentials/caching_provider.h"
+#include "fleet/discovery.h"
 #include "fleet/selection.h"
 
 namespace keyrotor::fleet {
@@ -22,6 +23,8 @@ nlohmann::json RunSummary::ToJson() const {
   for (const AccountResult& a : accounts) {
     nlohmann::json j = {{"name", a.name}, {"id", a.id}, {"selected", a.selected}};
     if (!a.status.ok()) j["error"] = a.status.ToString();
+    if (!a.skipped.empty()) j["skipped"] = a.skipped;
+    if (!a.warnings.empty()) j["warnings"] = a.warnings;
     accts.push_back(std::move(j));
   }
   return {{"started", FormatIso8601(started)},
@@ -64,6 +67,9 @@ struct FleetRunner::AccountState {
   aws::AdaptiveRateLimiter limiter;
   aws::ClientFactory clients;
   std::string id;  // from STS, once known
+  // The last credential report, reused while AWS keeps it (four hours).
+  std::optional<aws::CredentialReport> report;
+  ReportedKeys reported;
   // One engine per selection: each has its own policy and hand-over.
   std::map<size_t, std::unique_ptr<engine::Rotator>> rotators;
 };
@@ -83,6 +89,12 @@ FleetRunner::AccountState& FleetRunner::State(const Account& account) {
 const aws::ClientFactory& FleetRunner::Clients(const Account& account) { return State(account).clients; }
 
 namespace {
+
+// What a bulk read's failure costs, with the permission that would avoid it.
+std::string BulkWarning(const Status& status, const char* actions, const char* consequence) {
+  std::string why = status.IsAws("AccessDenied") ? "denied" : "failed (" + status.ToString() + ")";
+  return std::string(actions) + " " + why + ": " + consequence;
+}
 
 bool Contains(const std::vector<std::string>& list, const std::string& name, bool ignore_case) {
   return std::any_of(list.begin(), list.end(), [&](const std::string& s) {
@@ -104,6 +116,44 @@ Result<std::string> IdentifyAccount(const aws::ClientFactory& clients, const Acc
                                       " as the config says: not touching it");
   }
   return who->account;
+}
+
+Result<std::vector<SelectedUser>> FleetRunner::SelectInBulk(const Account& account, AccountState& state,
+                                                            AccountResult& result) {
+  KR_ASSIGN_OR_RETURN(aws::IamClient iam, state.clients.Iam());
+  Result<aws::AuthorizationDetails> details = iam.GetUsersAndGroups();
+  if (!details.ok()) {
+    result.warnings.push_back(BulkWarning(details.status(), "iam:GetAccountAuthorizationDetails",
+                                          "users, groups and tags are listed one call at a time"));
+    return SelectUsersIn(iam, config_, account);
+  }
+  AccountDirectory dir = DirectoryFromDetails(*details);
+  KR_ASSIGN_OR_RETURN(std::vector<SelectedUser> selected, SelectUsersFromDirectory(dir, config_, account));
+  Clock* clock = admin_.context().clock;
+  if (!state.report || clock->Now() - state.report->generated >= kCredentialReportFresh) {
+    Result<aws::CredentialReport> report = FetchCredentialReport(iam, clock);
+    Result<ReportedKeys> reported = report.ok() ? ParseCredentialReport(report->csv) : Result<ReportedKeys>(report.status());
+    if (reported.ok()) {
+      state.report = std::move(report).value();
+      state.reported = std::move(reported).value();
+    } else {
+      state.report.reset();
+      state.reported.clear();
+      result.warnings.push_back(BulkWarning(reported.status(), "iam:GenerateCredentialReport/iam:GetCredentialReport",
+                                            "every selected user's keys are listed one call at a time"));
+    }
+  }
+  for (SelectedUser& u : selected) {
+    auto facts = std::make_shared<engine::UserFacts>();
+    facts->tags = dir.tags[u.user_name];
+    facts->groups = dir.groups_of[u.user_name];
+    if (state.report) {
+      auto it = state.reported.find(u.user_name);
+      if (it != state.reported.end()) facts->keys = it->second;  // absent: made after the report
+    }
+    u.facts = std::move(facts);
+  }
+  return selected;
 }
 
 RunSummary FleetRunner::Run(const RunOptions& options) {
@@ -151,7 +201,17 @@ RunSummary FleetRunner::Run(const RunOptions& options) {
       UserResult result;
       result.account_name = item.account->name;
       result.selection = item.user.selection;
-      result.outcome = rotator_for(item).RotateUser(item.user.user_name);
+      engine::Rotator& rotator = rotator_for(item);
+      const engine::UserFacts* facts = item.user.facts.get();
+      // With bulk facts, only a user with something due costs a run (and IAM calls).
+      std::optional<engine::UserOutcome> triaged = facts ? rotator.Triage(item.user.user_name, *facts) : std::nullopt;
+      if (triaged) {
+        result.outcome = std::move(*triaged);
+      } else {
+        engine::StepOverrides overrides;
+        overrides.facts = facts;
+        result.outcome = rotator.RotateUser(item.user.user_name, overrides);
+      }
       std::lock_guard<std::mutex> lock(mu);
       ++summary.users;
       ++summary.results[engine::ResultName(result.outcome.result)];
@@ -166,15 +226,38 @@ RunSummary FleetRunner::Run(const RunOptions& options) {
   workers.reserve(concurrency);
   for (int i = 0; i < concurrency; ++i) workers.emplace_back(worker);
 
+  // The accounts of this pass: the configured ones, and the discovered ones
+  // (kept here: the queue's items point at them).
+  AccountPlan plan;
+  if (config_.organization.enabled) {
+    if (caller_account_.empty()) {
+      Result<std::string> caller = IdentifyAccount(admin_, Account{});
+      if (caller.ok()) caller_account_ = *caller;
+    }
+    plan = PlanAccounts(config_, admin_, caller_account_);
+    std::lock_guard<std::mutex> lock(mu);
+    if (!plan.discovery.ok()) summary.accounts.push_back({"organization", "", 0, plan.discovery, "", {}});
+    for (const DiscoveredAccount& d : plan.discovered) {
+      if (!d.included && (options.accounts.empty() || Contains(options.accounts, d.id, false))) {
+        summary.accounts.push_back({d.id, d.id, 0, Status::Ok(), d.reason, {}});
+      }
+    }
+  } else {
+    plan.accounts = config_.accounts;
+  }
+
   // Listing runs beside the workers: the first account's users rotate while
   // the next account is assumed and listed.
   bool listing_cut = false;
-  for (const Account& account : config_.accounts) {
+  for (const Account& account : plan.accounts) {
     if (stopping()) {
       listing_cut = true;
       break;
     }
-    if (!options.accounts.empty() && !Contains(options.accounts, account.name, false)) continue;
+    if (!options.accounts.empty() && !Contains(options.accounts, account.name, false) &&
+        (account.id.empty() || !Contains(options.accounts, account.id, false))) {
+      continue;
+    }
     AccountResult ar;
     ar.name = account.name;
     AccountState& state = State(account);
@@ -184,7 +267,9 @@ RunSummary FleetRunner::Run(const RunOptions& options) {
       state.id = ar.id = *id;
       Result<aws::IamClient> iam = state.clients.Iam();
       Result<std::vector<SelectedUser>> users =
-          iam.ok() ? SelectUsers(*iam, config_, account.name) : Result<std::vector<SelectedUser>>(iam.status());
+          !iam.ok()              ? Result<std::vector<SelectedUser>>(iam.status())
+          : config_.bulk_planning ? SelectInBulk(account, state, ar)
+                                  : SelectUsersIn(*iam, config_, account);
       if (users.ok()) {
         selected = std::move(users).value();
       } else {

@@ -1,12 +1,20 @@
-// One pass over a fleet: every configured account's selected users, each
-// driven one step further by the rotation engine, many users at once.
+// One pass over a fleet: every configured (and, with [organization],
+// discovered) account's selected users, each driven one step further by the
+// rotation engine, many users at once.
 //
-// Per account the runner assumes the configured role (credentials cached and
-// refreshed), checks the account id against STS, lists the users the
+// Per account the runner assumes the role (credentials cached and
+// refreshed), checks the account id against STS, reads the users the
 // selections take, and paces every call to that account (IAM, STS, Secrets
 // Manager, SSM, SNS) with the account's own rate limiter: at most its
 // rate_limit, and slower whenever the service throttles. The limiter and the
 // assumed-role credentials outlive a run, so a daemon keeps what it learned.
+//
+// With bulk planning (the default) an account costs a few IAM calls however
+// many users it has: users, groups and tags come from
+// GetAccountAuthorizationDetails, key ages from the credential report (kept
+// while AWS keeps it fresh), and only a user with something due (or whose
+// state the journal says is open) gets a run of its own, which re-reads its
+// keys before acting.
 //
 // A stop request (SIGTERM) lets each user in flight finish its step and
 // starts no other; the summary counts the users left for the next run.
@@ -26,6 +34,7 @@
 #include "engine/journal.h"
 #include "engine/rotator.h"
 #include "fleet/config.h"
+#include "fleet/selection.h"
 
 namespace keyrotor::fleet {
 
@@ -40,6 +49,11 @@ struct AccountResult {
   std::string id;       // from STS; empty when it could not be asked
   size_t selected = 0;  // users the selections took
   Status status;        // why the account could not be worked on; ok otherwise
+  // A discovered account not worked on (suspended, excluded): why. Not a failure.
+  std::string skipped;
+  // What made the pass cost more than it had to (a bulk read denied, so
+  // users were listed one call at a time): each names the missing permission.
+  std::vector<std::string> warnings;
 };
 
 struct RunSummary {
@@ -62,7 +76,7 @@ struct RunSummary {
   bool ok() const { return failed_users == 0 && failed_accounts() == 0 && notifications_owed == 0; }
   // {"started","finished","wall_seconds","plan","users","results":{...},"failed_users",
   //  "failed_accounts","not_started","interrupted","notifications_owed","notification_failures",
-  //  "accounts":[{"name","id","selected","error"?}]}
+  //  "accounts":[{"name","id","selected","error"?,"skipped"?,"warnings"?}]}
   nlohmann::json ToJson() const;
 };
 
@@ -96,12 +110,15 @@ class FleetRunner {
  private:
   struct AccountState;
   AccountState& State(const Account& account);
+  // The users of `account` the selections take, with their facts when they could be read in bulk.
+  Result<std::vector<SelectedUser>> SelectInBulk(const Account& account, AccountState& state, AccountResult& result);
 
   const FleetConfig& config_;
   aws::ClientFactory admin_;
   engine::Journal* journal_;
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<AccountState>> accounts_;
+  std::string caller_account_;  // the admin credentials' account, once asked (discovery)
 };
 
 // The credentials and settings for working in `account`: the admin's own, or

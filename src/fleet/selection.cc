@@ -31,10 +31,13 @@ std::string CommonPathPrefix(const std::string& a, const std::string& b) {
   return common.substr(0, common.rfind('/') + 1);
 }
 
+// Selects from IAM (ListUsers, GetGroup, ListUserTags) or, given a
+// directory read in bulk, from that without a call.
 class UserSelector {
  public:
-  UserSelector(aws::IamClient& iam, const FleetConfig& config, std::vector<const Selection*> selections)
-      : iam_(iam), config_(config), selections_(std::move(selections)) {}
+  UserSelector(aws::IamClient* iam, const AccountDirectory* dir, const FleetConfig& config,
+               std::vector<const Selection*> selections)
+      : iam_(iam), dir_(dir), config_(config), selections_(std::move(selections)) {}
 
   Result<std::vector<SelectedUser>> Select() {
     KR_RETURN_IF_ERROR(ListCandidates());
@@ -44,7 +47,7 @@ class UserSelector {
       for (const Selection* s : selections_) {
         KR_ASSIGN_OR_RETURN(bool match, Matches(*s, name, path));
         if (match) {
-          selected.push_back({name, path, s->index});
+          selected.push_back({name, path, s->index, nullptr});
           break;
         }
       }
@@ -60,7 +63,13 @@ class UserSelector {
       if (p) prefix = prefix ? CommonPathPrefix(*prefix, *p) : *p;
     }
     if (!prefix) return Status::Ok();  // groups alone select: their members are the candidates
-    KR_ASSIGN_OR_RETURN(std::vector<aws::IamUser> users, iam_.ListUsers(*prefix == "/" ? "" : *prefix));
+    if (dir_) {
+      for (const auto& [name, path] : dir_->users) {
+        if (StartsWith(path, *prefix)) candidates_.emplace(name, path);
+      }
+      return Status::Ok();
+    }
+    KR_ASSIGN_OR_RETURN(std::vector<aws::IamUser> users, iam_->ListUsers(*prefix == "/" ? "" : *prefix));
     for (aws::IamUser& u : users) candidates_.emplace(std::move(u.user_name), std::move(u.path));
     return Status::Ok();
   }
@@ -70,7 +79,26 @@ class UserSelector {
       for (const std::string& group : s->groups) {
         std::string key = ToLower(group);  // group names are case-insensitive in IAM too
         if (members_.count(key)) continue;
-        Result<std::vector<aws::IamUser>> users = iam_.GetGroup(group);
+        if (dir_) {
+          auto it = dir_->group_members.find(key);
+          if (it == dir_->group_members.end()) {
+            return Status::Aws(AwsErrorDetail{"NoSuchEntity", "The group with name " + group + " cannot be found.", "",
+                                              404},
+                               "GetAccountAuthorizationDetails")
+                .WithContext(config_.Locate({s->line, "selection[" + std::to_string(s->index) + "].groups"}) +
+                             ": group '" + group + "'");
+          }
+          members_[key] = it->second;
+          if (by_lower_name_.empty()) {
+            for (const auto& [name, path] : dir_->users) by_lower_name_.emplace(ToLower(name), name);
+          }
+          for (const std::string& member : it->second) {
+            auto user = by_lower_name_.find(member);
+            if (user != by_lower_name_.end()) candidates_.emplace(user->second, dir_->users.at(user->second));
+          }
+          continue;
+        }
+        Result<std::vector<aws::IamUser>> users = iam_->GetGroup(group);
         if (!users.ok()) {
           return users.status().WithContext(
               config_.Locate({s->line, "selection[" + std::to_string(s->index) + "].groups"}) + ": group '" + group +
@@ -110,7 +138,11 @@ class UserSelector {
   Result<const std::vector<aws::Tag>*> TagsOf(const std::string& user) {
     auto it = tags_.find(user);
     if (it != tags_.end()) return &it->second;
-    Result<std::vector<aws::Tag>> tags = iam_.ListUserTags(user);
+    if (dir_) {
+      auto known = dir_->tags.find(user);
+      return &tags_.emplace(user, known == dir_->tags.end() ? std::vector<aws::Tag>{} : known->second).first->second;
+    }
+    Result<std::vector<aws::Tag>> tags = iam_->ListUserTags(user);
     if (!tags.ok()) {
       // Deleted since it was listed: it has no tags to match.
       if (!tags.status().IsAws("NoSuchEntity")) return tags.status().WithContext("user " + user + ": tags");
@@ -119,13 +151,29 @@ class UserSelector {
     return &tags_.emplace(user, std::move(tags).value()).first->second;
   }
 
-  aws::IamClient& iam_;
+  aws::IamClient* iam_;
+  const AccountDirectory* dir_;
   const FleetConfig& config_;
   std::vector<const Selection*> selections_;
   std::map<std::string, std::string> candidates_;         // user name -> path
   std::map<std::string, std::set<std::string>> members_;  // lower-case group -> lower-case user names
   std::map<std::string, std::vector<aws::Tag>> tags_;
+  std::map<std::string, std::string> by_lower_name_;  // with dir_: lower-case name -> name
 };
+
+}  // namespace
+
+namespace {
+
+Result<std::vector<SelectedUser>> Select(aws::IamClient* iam, const AccountDirectory* dir, const FleetConfig& config,
+                                         const std::string& account_name, const std::string& account_id) {
+  std::vector<const Selection*> selections;
+  for (const Selection& s : config.selections) {
+    if (s.AppliesTo(account_name, account_id)) selections.push_back(&s);
+  }
+  if (selections.empty()) return std::vector<SelectedUser>{};
+  return UserSelector(iam, dir, config, std::move(selections)).Select();
+}
 
 }  // namespace
 
@@ -134,12 +182,16 @@ Result<std::vector<SelectedUser>> SelectUsers(aws::IamClient& iam, const FleetCo
   if (!config.FindAccount(account_name)) {
     return Status::InvalidArgument(config.path + ": no account is named '" + account_name + "'");
   }
-  std::vector<const Selection*> selections;
-  for (const Selection& s : config.selections) {
-    if (s.AppliesTo(account_name)) selections.push_back(&s);
-  }
-  if (selections.empty()) return std::vector<SelectedUser>{};
-  return UserSelector(iam, config, std::move(selections)).Select();
+  return Select(&iam, nullptr, config, account_name, config.FindAccount(account_name)->id);
+}
+
+Result<std::vector<SelectedUser>> SelectUsersIn(aws::IamClient& iam, const FleetConfig& config, const Account& account) {
+  return Select(&iam, nullptr, config, account.name, account.id);
+}
+
+Result<std::vector<SelectedUser>> SelectUsersFromDirectory(const AccountDirectory& dir, const FleetConfig& config,
+                                                           const Account& account) {
+  return Select(nullptr, &dir, config, account.name, account.id);
 }
 
 }  // namespace keyrotor::fleet

@@ -2,11 +2,13 @@
 // [[selection]]: a user takes the first selection that matches it.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "aws/iam.h"
 #include "base/status.h"
+#include "fleet/bulk.h"
 #include "fleet/config.h"
 
 namespace keyrotor::fleet {
@@ -15,6 +17,9 @@ struct SelectedUser {
   std::string user_name;
   std::string path;
   size_t selection = 0;  // index into FleetConfig::selections
+  // What bulk reads told about the user (tags, groups, keys); null when the
+  // users were listed one call at a time.
+  std::shared_ptr<const engine::UserFacts> facts;
 };
 
 // Each selected user once, ordered by user name. Asks IAM as little as it
@@ -25,5 +30,10 @@ struct SelectedUser {
 // exist is an error (a typo would otherwise silently select nobody).
 Result<std::vector<SelectedUser>> SelectUsers(aws::IamClient& iam, const FleetConfig& config,
                                               const std::string& account_name);
+// The same for any account, configured or discovered.
+Result<std::vector<SelectedUser>> SelectUsersIn(aws::IamClient& iam, const FleetConfig& config, const Account& account);
+// The same selection from a directory read in bulk: no IAM call.
+Result<std::vector<SelectedUser>> SelectUsersFromDirectory(const AccountDirectory& dir, const FleetConfig& config,
+                                                           const Account& account);
 
 }  // namespace keyrotor::fleet

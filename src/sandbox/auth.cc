@@ -153,6 +153,7 @@ Status AccessDenied(Service service, const Principal& caller, std::string_view a
       return ApiError(403, "AuthorizationError", std::move(message));
     case Service::kSecretsManager:
     case Service::kSsm:
+    case Service::kOrganizations:
       return ApiError(400, "AccessDeniedException", std::move(message));
     default:
       return ApiError(403, "AccessDenied", std::move(message));

@@ -4,12 +4,25 @@
 
 namespace keyrotor::sandbox {
 
+bool TokenBucket::Take(TimePoint now) {
+  if (!refilled_once_) {
+    last_refill_ = now;
+    refilled_once_ = true;
+  } else if (now > last_refill_) {
+    double elapsed = std::chrono::duration<double>(now - last_refill_).count();
+    tokens_ = std::min(burst_, tokens_ + elapsed * rps_);
+    last_refill_ = now;
+  }
+  if (tokens_ < 1.0) return false;
+  tokens_ -= 1.0;
+  return true;
+}
+
 FaultInjector::FaultInjector(double fail_rate, double throttle_rps, uint64_t seed)
     : fail_rate_(std::clamp(fail_rate, 0.0, 1.0)),
       rps_(std::max(0.0, throttle_rps)),
-      burst_(std::max(1.0, throttle_rps)),
       rng_(seed != 0 ? seed : std::random_device{}()),
-      tokens_(burst_) {}
+      bucket_(rps_, std::max(1.0, throttle_rps)) {}
 
 FaultDecision FaultInjector::Decide(TimePoint now) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -28,16 +41,7 @@ FaultDecision FaultInjector::Decide(TimePoint now) {
     }
   }
   if (rps_ <= 0) return {};
-  if (!refilled_once_) {
-    last_refill_ = now;
-    refilled_once_ = true;
-  } else if (now > last_refill_) {
-    double elapsed = std::chrono::duration<double>(now - last_refill_).count();
-    tokens_ = std::min(burst_, tokens_ + elapsed * rps_);
-    last_refill_ = now;
-  }
-  if (tokens_ < 1.0) return {FaultDecision::Kind::kThrottled};
-  tokens_ -= 1.0;
+  if (!bucket_.Take(now)) return {FaultDecision::Kind::kThrottled};
   return {};
 }
 

@@ -25,6 +25,19 @@ struct FaultDecision {
   bool faulted() const { return kind != Kind::kNone; }
 };
 
+// Requests per second with a burst: Take() is true while a token is left.
+// Not synchronised: its owner locks.
+class TokenBucket {
+ public:
+  TokenBucket(double rps, double burst) : rps_(rps), burst_(burst), tokens_(burst) {}
+  bool Take(TimePoint now);
+
+ private:
+  double rps_, burst_, tokens_;
+  TimePoint last_refill_{};
+  bool refilled_once_ = false;
+};
+
 class FaultInjector {
  public:
   // fail_rate in [0, 1]; throttle_rps 0 = no throttling; seed 0 = random.
@@ -38,12 +51,9 @@ class FaultInjector {
  private:
   const double fail_rate_;
   const double rps_;
-  const double burst_;
   std::mutex mu_;
   std::mt19937_64 rng_;
-  double tokens_;
-  TimePoint last_refill_{};
-  bool refilled_once_ = false;
+  TokenBucket bucket_;
 };
 
 }  // namespace keyrotor::sandbox

@@ -36,6 +36,10 @@ Result<Reply> ListAccessKeys(OpContext& ctx, const RoutedRequest& request);
 Result<Reply> UpdateAccessKey(OpContext& ctx, const RoutedRequest& request);
 Result<Reply> DeleteAccessKey(OpContext& ctx, const RoutedRequest& request);
 Result<Reply> GetAccessKeyLastUsed(OpContext& ctx, const RoutedRequest& request);
+// Account-wide reports (iam_reports.cc)
+Result<Reply> GenerateCredentialReport(OpContext& ctx, const RoutedRequest& request);
+Result<Reply> GetCredentialReport(OpContext& ctx, const RoutedRequest& request);
+Result<Reply> GetAccountAuthorizationDetails(OpContext& ctx, const RoutedRequest& request);
 // Policy simulation
 Result<Reply> SimulatePrincipalPolicy(OpContext& ctx, const RoutedRequest& request);
 

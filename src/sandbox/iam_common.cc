@@ -195,6 +195,9 @@ Operation FindIamOperation(std::string_view name) {
       {"DeleteAccessKey", iam::DeleteAccessKey},
       {"GetAccessKeyLastUsed", iam::GetAccessKeyLastUsed},
       {"SimulatePrincipalPolicy", iam::SimulatePrincipalPolicy},
+      {"GenerateCredentialReport", iam::GenerateCredentialReport},
+      {"GetCredentialReport", iam::GetCredentialReport},
+      {"GetAccountAuthorizationDetails", iam::GetAccountAuthorizationDetails},
   };
   auto it = kOperations.find(name);
   return it == kOperations.end() ? nullptr : it->second;

@@ -6,7 +6,7 @@ namespace keyrotor::sandbox::iam {
 namespace {
 
 std::string GroupArn(OpContext& ctx, const std::string& path, const std::string& name) {
-  return "arn:aws:iam::" + ctx.state.options.account_id + ":group" + path + name;
+  return "arn:aws:iam::" + ctx.state.account_id + ":group" + path + name;
 }
 
 // GroupName (1-128, the name pattern), then the admin-only authorization,

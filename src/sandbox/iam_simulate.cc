@@ -15,7 +15,7 @@ struct SourcePrincipal {
 
 // arn:aws:iam::ACCT:user/[path/]NAME or arn:aws:iam::ACCT:role/[path/]NAME.
 Result<SourcePrincipal> ResolvePolicySource(OpContext& ctx, const std::string& arn) {
-  std::string prefix = "arn:aws:iam::" + ctx.state.options.account_id + ":";
+  std::string prefix = "arn:aws:iam::" + ctx.state.account_id + ":";
   std::string_view rest(arn);
   if (!StartsWith(rest, prefix)) return ApiError(400, "InvalidInput", "Invalid ARN: " + arn);
   rest.remove_prefix(prefix.size());

@@ -48,7 +48,7 @@ Result<Reply> ListUsers(OpContext& ctx, const RoutedRequest& request) {
   }
   KR_ASSIGN_OR_RETURN(PageRequest page_request, ParsePageRequest(p));
   if (!IsAllowed(ctx.caller, "iam:ListUsers", "")) {
-    return Deny(ctx, "iam:ListUsers", "arn:aws:iam::" + ctx.state.options.account_id + ":user/");
+    return Deny(ctx, "iam:ListUsers", "arn:aws:iam::" + ctx.state.account_id + ":user/");
   }
   // Users are kept by lower-cased name, which is also the listing order and the marker's sort key.
   std::vector<const UserRecord*> matching;

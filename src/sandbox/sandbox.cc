@@ -3,6 +3,7 @@
 // step's failure is an AWS error document in the routed service's protocol.
 #include "sandbox/sandbox.h"
 
+#include "base/crypto.h"
 #include "base/strings.h"
 #include "sandbox/auth.h"
 #include "sandbox/faults.h"
@@ -67,18 +68,45 @@ KeyInfo ToKeyInfo(const State& state, const AccessKeyRecord& key) {
   return info;
 }
 
+// The account whose key or role session signed: long-term key ids and
+// session ids are unique across the sandbox's accounts.
+State* SignerAccount(World& world, State* home, const std::string& access_key_id) {
+  for (auto& [id, state] : world.accounts) {
+    if (state->keys.count(access_key_id) || state->sessions.count(access_key_id)) return state.get();
+  }
+  return home;
+}
+
+aws::HttpResponse JsonResponse(int status, const nlohmann::json& body) {
+  aws::HttpResponse response;
+  response.status = status;
+  response.headers.emplace_back("Content-Type", "application/json");
+  response.body = body.dump(2) + "\n";
+  return response;
+}
+
 }  // namespace
 
 Sandbox::Sandbox(SandboxOptions options)
     : options_(std::move(options)),
       faults_(std::make_unique<FaultInjector>(options_.fail_rate, options_.throttle_rps, options_.seed)),
-      state_(std::make_unique<State>(options_)) {
+      world_(std::make_unique<World>()) {
   if (!options_.clock) options_.clock = Clock::Real();
+  auto home = std::make_unique<State>(options_, options_.account_id, world_.get());
+  state_ = home.get();
+  world_->accounts.emplace(options_.account_id, std::move(home));
 }
 
 Sandbox::~Sandbox() = default;
 
 aws::HttpResponse Sandbox::Handle(const aws::HttpRequest& request, net::ResponseControl& control) {
+  if (Result<aws::Url> url = aws::ParseUrl(request.url); url.ok() && url->path == kCallCountsPath) {
+    if (request.method == "DELETE") {
+      ResetCallCounts();
+      return JsonResponse(200, nlohmann::json::object());
+    }
+    return JsonResponse(200, nlohmann::json(call_counts()));
+  }
   requests_.fetch_add(1, std::memory_order_relaxed);
   control.delay = std::chrono::milliseconds(std::max(0, options_.latency_ms));
   const TimePoint now = options_.clock->Now();
@@ -102,6 +130,7 @@ aws::HttpResponse Sandbox::Handle(const aws::HttpRequest& request, net::Response
 
   Principal caller;
   std::string region = options_.region;
+  State* account = state_;  // whose resources the request acts on: the signer's account
   if (!IsUnsigned(routed)) {
     auto auth_failed = [&](const Status& status) {
       auth_failures_.fetch_add(1, std::memory_order_relaxed);
@@ -112,7 +141,8 @@ aws::HttpResponse Sandbox::Handle(const aws::HttpRequest& request, net::Response
     std::optional<Result<SigningIdentity>> signer;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      signer.emplace(LookupSigner(*state_, routed, *auth, now));
+      account = SignerAccount(*world_, state_, auth->access_key_id);
+      signer.emplace(LookupSigner(*account, routed, *auth, now));
     }
     if (!signer->ok()) return auth_failed(signer->status());
     // The HMAC work runs outside the lock, on the copied secret.
@@ -128,13 +158,29 @@ aws::HttpResponse Sandbox::Handle(const aws::HttpRequest& request, net::Response
   std::optional<Result<Reply>> reply;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    ++calls_[account->account_id][std::string(SigningName(routed.service)) + ":" + routed.operation];
+    if (routed.service == Service::kIam && options_.iam_rps_per_account > 0) {
+      auto& bucket = iam_buckets_[account->account_id];
+      if (!bucket) bucket = std::make_unique<TokenBucket>(options_.iam_rps_per_account, 1.0);
+      if (!bucket->Take(now)) {
+        throttled_.fetch_add(1, std::memory_order_relaxed);
+        return RenderError(routed, FaultError(routed, FaultDecision::Kind::kThrottled));
+      }
+    }
+    std::string action = std::string(SigningName(routed.service)) + ":" + routed.operation;
+    if (account->denied_actions.count(action)) {
+      Status denied = AccessDenied(routed.service, caller, action, "*");
+      std::string message = "User: " + caller.arn + " is not authorized to perform: " + action +
+                            " with an explicit deny in a service control policy";
+      return RenderError(routed, ApiError(denied.aws()->http_status, denied.aws()->code, message));
+    }
     if (caller.IsUser()) {
       // GetAccessKeyLastUsed reports every authenticated use of a long-term key.
-      if (auto it = state_->keys.find(caller.access_key_id); it != state_->keys.end()) {
+      if (auto it = account->keys.find(caller.access_key_id); it != account->keys.end()) {
         it->second.last_used = KeyUse{now, std::string(SigningName(routed.service)), region};
       }
     }
-    OpContext ctx{*state_, caller, now, region};
+    OpContext ctx{*account, caller, now, region};
     reply.emplace(operation(ctx, routed));
   }
   return reply->ok() ? RenderReply(routed, **reply) : RenderError(routed, reply->status());
@@ -154,18 +200,142 @@ Sandbox::IssuedKey Sandbox::CreateAdmin(std::string user_name) {
 
 Result<Sandbox::IssuedKey> Sandbox::CreateUserWithKey(const std::string& user_name,
                                                       std::optional<TimePoint> key_created_at) {
+  return CreateUserWithKeyIn(options_.account_id, user_name, key_created_at);
+}
+
+Result<Sandbox::IssuedKey> Sandbox::CreateUserWithKeyIn(const std::string& account_id, const std::string& user_name,
+                                                        std::optional<TimePoint> key_created_at) {
   Status valid = iam::ValidateName(&user_name, "userName", 64);
   if (!valid.ok()) return Status::InvalidArgument(valid.aws()->message);
   std::lock_guard<std::mutex> lock(mu_);
+  State* state = InAccount(account_id);
+  if (!state) return Status::NotFound("no sandbox account " + account_id);
   TimePoint now = options_.clock->Now();
   TimePoint created = key_created_at.value_or(now);
-  UserRecord* user = state_->FindUser(user_name);
-  if (!user) user = &state_->AddUser(user_name, "/", std::min(now, created));
+  UserRecord* user = state->FindUser(user_name);
+  if (!user) user = &state->AddUser(user_name, "/", std::min(now, created));
   if (user->key_ids.size() >= iam::kAccessKeysPerUser) {
     return Status::FailedPrecondition("user " + user->name + " already has 2 access keys");
   }
-  AccessKeyRecord& key = state_->AddKey(*user, created);
+  AccessKeyRecord& key = state->AddKey(*user, created);
   return IssuedKey{user->name, key.id, key.secret.Clone()};
+}
+
+Status Sandbox::TagUserIn(const std::string& account_id, const std::string& user_name, const std::string& key,
+                          const std::string& value) {
+  std::lock_guard<std::mutex> lock(mu_);
+  State* state = InAccount(account_id);
+  UserRecord* user = state ? state->FindUser(user_name) : nullptr;
+  if (!user) return Status::NotFound("no sandbox user " + user_name + " in " + account_id);
+  for (Tag& t : user->tags) {
+    if (EqualsIgnoreCase(t.key, key)) {
+      t.value = value;
+      iam::ApplyPermissionsTag(*user);
+      return Status::Ok();
+    }
+  }
+  user->tags.push_back({key, value});
+  iam::ApplyPermissionsTag(*user);
+  return Status::Ok();
+}
+
+State* Sandbox::InAccount(const std::string& account_id) const { return world_->Find(account_id); }
+
+void Sandbox::CreateOrganization() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (world_->org) return;
+  Organization org;
+  org.id = "o-" + ToLower(NewUniqueId("", 10));
+  org.root_id = "r-" + ToLower(NewUniqueId("", 4));
+  org.management_account = options_.account_id;
+  org.management_email = "management@example.com";
+  org.accounts.push_back({options_.account_id, "management", org.management_email, "ACTIVE", org.root_id,
+                          options_.clock->Now()});
+  world_->org = std::move(org);
+}
+
+std::string Sandbox::OrganizationRootId() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return world_->org ? world_->org->root_id : "";
+}
+
+Result<std::string> Sandbox::CreateOrganizationalUnit(const std::string& parent_id, const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!world_->org) return Status::FailedPrecondition("the sandbox has no organization");
+  Organization& org = *world_->org;
+  if (!org.HasParent(parent_id)) return Status::NotFound("no root or OU " + parent_id);
+  std::string id = "ou-" + org.root_id.substr(2) + "-" + ToLower(NewUniqueId("", 8));
+  org.units.push_back({id, name, parent_id});
+  return id;
+}
+
+Result<std::string> Sandbox::CreateMemberAccount(const std::string& name, const std::string& parent_id,
+                                                 const std::string& role_name, const std::string& state) {
+  if (state != "ACTIVE" && state != "SUSPENDED" && state != "PENDING_CLOSURE" && state != "CLOSED") {
+    return Status::InvalidArgument("account state " + state);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!world_->org) return Status::FailedPrecondition("the sandbox has no organization");
+  Organization& org = *world_->org;
+  if (!org.HasParent(parent_id)) return Status::NotFound("no root or OU " + parent_id);
+  std::string id;
+  do {
+    id.clear();
+    for (unsigned char c : RandomBytes(12)) id += static_cast<char>('0' + c % 10);
+    id[0] = static_cast<char>('1' + id[0] % 9);  // no leading zero: ids read as numbers stay 12 digits
+  } while (world_->accounts.count(id));
+  auto account = std::make_unique<State>(options_, id, world_.get());
+  account->implicit_roles = false;
+  if (!role_name.empty()) account->roles[role_name] = RoleRecord{role_name, {org.management_account}};
+  world_->accounts.emplace(id, std::move(account));
+  org.accounts.push_back({id, name, name + "@example.com", state, parent_id, options_.clock->Now()});
+  return id;
+}
+
+Status Sandbox::CreateRole(const std::string& account_id, const std::string& role_name,
+                           const std::string& trusted_account_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  State* state = InAccount(account_id);
+  if (!state) return Status::NotFound("no sandbox account " + account_id);
+  state->implicit_roles = false;
+  RoleRecord& role = state->roles[role_name];
+  role.name = role_name;
+  role.trusted_accounts.insert(trusted_account_id);
+  return Status::Ok();
+}
+
+Status Sandbox::DenyAction(const std::string& account_id, const std::string& action) {
+  std::lock_guard<std::mutex> lock(mu_);
+  State* state = InAccount(account_id);
+  if (!state) return Status::NotFound("no sandbox account " + account_id);
+  state->denied_actions.insert(action);
+  return Status::Ok();
+}
+
+Status Sandbox::RegisterDelegatedAdministrator(const std::string& account_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!world_->org) return Status::FailedPrecondition("the sandbox has no organization");
+  world_->org->delegated_administrators.insert(account_id);
+  return Status::Ok();
+}
+
+std::vector<std::string> Sandbox::AccountIds() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out = {options_.account_id};
+  for (const auto& [id, state] : world_->accounts) {
+    if (id != options_.account_id) out.push_back(id);
+  }
+  return out;
+}
+
+Sandbox::CallCounts Sandbox::call_counts() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return calls_;
+}
+
+void Sandbox::ResetCallCounts() {
+  std::lock_guard<std::mutex> lock(mu_);
+  calls_.clear();
 }
 
 Status Sandbox::SetUserPermissions(const std::string& user_name, UserPermissions permissions) {
@@ -182,19 +352,27 @@ bool Sandbox::UserExists(const std::string& user) const {
 }
 
 std::vector<KeyInfo> Sandbox::ListKeys(const std::string& user_name) const {
+  return ListKeysIn(options_.account_id, user_name);
+}
+
+std::vector<KeyInfo> Sandbox::ListKeysIn(const std::string& account_id, const std::string& user_name) const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<KeyInfo> out;
-  const UserRecord* user = state_->FindUser(user_name);
+  const State* state = InAccount(account_id);
+  const UserRecord* user = state ? state->FindUser(user_name) : nullptr;
   if (!user) return out;
-  for (const std::string& id : user->key_ids) out.push_back(ToKeyInfo(*state_, state_->keys.at(id)));
+  for (const std::string& id : user->key_ids) out.push_back(ToKeyInfo(*state, state->keys.at(id)));
   return out;
 }
 
 std::optional<KeyInfo> Sandbox::GetKey(const std::string& access_key_id) const {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = state_->keys.find(access_key_id);
-  if (it == state_->keys.end() || it->second.deleted) return std::nullopt;
-  return ToKeyInfo(*state_, it->second);
+  for (const auto& [id, state] : world_->accounts) {
+    auto it = state->keys.find(access_key_id);
+    if (it == state->keys.end() || it->second.deleted) continue;
+    return ToKeyInfo(*state, it->second);
+  }
+  return std::nullopt;
 }
 
 std::vector<PublishedMessage> Sandbox::PublishedMessages(const std::string& topic_arn) const {

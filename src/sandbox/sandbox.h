@@ -43,6 +43,12 @@ struct SandboxOptions {
   // only this long after the change; a deleted or deactivated key keeps
   // working for this long.
   int consistency_ms = 0;
+  // IAM's own per-account limit: IAM requests per second each account
+  // accepts (token bucket, burst 1); 0 = off. Excess answers Throttling.
+  double iam_rps_per_account = 0;
+  // How long a credential report takes to generate (GenerateCredentialReport
+  // answers STARTED, then INPROGRESS until it is COMPLETE).
+  int credential_report_ms = 0;
   uint64_t seed = 0;  // 0 = random; otherwise the fault sequence is reproducible
   Clock* clock = Clock::Real();
 };
@@ -85,7 +91,13 @@ struct PublishedMessage {
 };
 
 class State;
+struct World;
 class FaultInjector;
+class TokenBucket;
+
+// The path on the sandbox's port that answers the per-account request counts
+// (GET: JSON {"ACCOUNT": {"iam:ListUsers": N, ...}}; DELETE: reset them).
+inline constexpr char kCallCountsPath[] = "/keyrotor-sandbox/calls";
 
 class Sandbox {
  public:
@@ -114,8 +126,45 @@ class Sandbox {
   Result<IssuedKey> CreateUserWithKey(const std::string& user, std::optional<TimePoint> key_created_at = {});
   Status SetUserPermissions(const std::string& user, UserPermissions permissions);
 
+  // --- AWS Organizations -----------------------------------------------------
+  // The home account becomes an Organization's management account. Idempotent.
+  void CreateOrganization();
+  std::string OrganizationRootId() const;
+  // An OU under `parent_id` (the root or another OU); its id.
+  Result<std::string> CreateOrganizationalUnit(const std::string& parent_id, const std::string& name);
+  // A member account under `parent_id` with its own IAM. `role_name` (empty:
+  // none) is a role trusting the management account, as Organizations makes
+  // OrganizationAccountAccessRole in the accounts it creates. `state`:
+  // ACTIVE, SUSPENDED, PENDING_CLOSURE or CLOSED. Returns the account id.
+  Result<std::string> CreateMemberAccount(const std::string& name, const std::string& parent_id,
+                                          const std::string& role_name = "OrganizationAccountAccessRole",
+                                          const std::string& state = "ACTIVE");
+  // A role in `account_id` trusting `trusted_account_id`.
+  Status CreateRole(const std::string& account_id, const std::string& role_name, const std::string& trusted_account_id);
+  Status RegisterDelegatedAdministrator(const std::string& account_id);
+  // An explicit deny of `action` ("iam:GetAccountAuthorizationDetails") for
+  // every principal in `account_id`, as an SCP would; AccessDenied naming it.
+  Status DenyAction(const std::string& account_id, const std::string& action);
+  // Every account's id, the home account first.
+  std::vector<std::string> AccountIds() const;
+
+  // The helpers above and below work in the home account; these in another.
+  Result<IssuedKey> CreateUserWithKeyIn(const std::string& account_id, const std::string& user,
+                                        std::optional<TimePoint> key_created_at = {});
+  std::vector<KeyInfo> ListKeysIn(const std::string& account_id, const std::string& user) const;
+  // Tags a user directly (no request, no count), for seeding fleets.
+  Status TagUserIn(const std::string& account_id, const std::string& user, const std::string& key,
+                   const std::string& value);
+
+  // Authenticated requests per account and action ("iam:ListAccessKeys"),
+  // counted whatever their outcome (also when IAM's per-account limit
+  // throttled them). What benchmarks and tests read as "calls per pass".
+  using CallCounts = std::map<std::string, std::map<std::string, uint64_t>>;
+  CallCounts call_counts() const;
+  void ResetCallCounts();
+
   // --- Read-only introspection -----------------------------------------------
-  bool UserExists(const std::string& user) const;
+  bool UserExists(const std::string& user) const;  // (home account)
   // Live keys of a user in creation order (empty when the user does not exist).
   std::vector<KeyInfo> ListKeys(const std::string& user) const;
   size_t KeyCount(const std::string& user) const { return ListKeys(user).size(); }
@@ -140,8 +189,13 @@ class Sandbox {
  private:
   SandboxOptions options_;
   std::unique_ptr<FaultInjector> faults_;
-  mutable std::mutex mu_;  // guards *state_; never held while verifying a signature or sleeping
-  std::unique_ptr<State> state_;
+  State* InAccount(const std::string& account_id) const;  // mu_ held; nullptr when unknown
+
+  mutable std::mutex mu_;  // guards world_ and calls_; never held while verifying a signature or sleeping
+  std::unique_ptr<World> world_;
+  State* state_;  // the home account, in world_
+  CallCounts calls_;
+  std::map<std::string, std::unique_ptr<TokenBucket>> iam_buckets_;  // per account
   std::atomic<uint64_t> requests_{0}, faults_injected_{0}, throttled_{0}, auth_failures_{0};
 };
 

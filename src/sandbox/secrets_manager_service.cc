@@ -164,7 +164,7 @@ Result<Reply> CreateSecret(OpContext& ctx, const RoutedRequest& request) {
   }
   SecretRecord secret;
   secret.name = name;
-  secret.arn = "arn:aws:secretsmanager:" + std::string(ctx.region) + ":" + ctx.state.options.account_id +
+  secret.arn = "arn:aws:secretsmanager:" + std::string(ctx.region) + ":" + ctx.state.account_id +
                ":secret:" + name + "-" + RandomSuffix();
   secret.description = description.value_or("");
   secret.kms_key_id = kms_key_id.value_or("");

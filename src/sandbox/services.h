@@ -29,6 +29,7 @@ Operation FindStsOperation(std::string_view name);
 Operation FindSnsOperation(std::string_view name);
 Operation FindSecretsManagerOperation(std::string_view name);
 Operation FindSsmOperation(std::string_view name);
+Operation FindOrganizationsOperation(std::string_view name);
 
 inline Operation FindOperation(Service service, std::string_view name) {
   switch (service) {
@@ -42,6 +43,8 @@ inline Operation FindOperation(Service service, std::string_view name) {
       return FindSecretsManagerOperation(name);
     case Service::kSsm:
       return FindSsmOperation(name);
+    case Service::kOrganizations:
+      return FindOrganizationsOperation(name);
     case Service::kUnknown:
       break;
   }

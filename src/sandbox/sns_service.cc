@@ -29,7 +29,7 @@ Result<Reply> CreateTopic(OpContext& ctx, const RoutedRequest& request) {
   const std::string* name = FindParam(request.params, "Name");
   if (!name) return ApiError(400, "ValidationError", NullValidationMessage("name"));
   if (!IsTopicName(*name)) return SnsInvalidParameter("Topic Name");
-  std::string arn = "arn:aws:sns:" + std::string(ctx.region) + ":" + ctx.state.options.account_id + ":" + *name;
+  std::string arn = "arn:aws:sns:" + std::string(ctx.region) + ":" + ctx.state.account_id + ":" + *name;
   if (!IsAllowed(ctx.caller, "sns:CreateTopic", "")) {
     return AccessDenied(Service::kSns, ctx.caller, "SNS:CreateTopic", arn);
   }

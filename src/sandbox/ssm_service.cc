@@ -19,7 +19,7 @@ Status SsmValidation(std::string message) { return ApiError(400, "ValidationExce
 
 std::string ParameterArn(OpContext& ctx, const std::string& name) {
   // A hierarchical name's leading '/' is not doubled after "parameter".
-  return "arn:aws:ssm:" + std::string(ctx.region) + ":" + ctx.state.options.account_id + ":parameter" +
+  return "arn:aws:ssm:" + std::string(ctx.region) + ":" + ctx.state.account_id + ":parameter" +
          (StartsWith(name, "/") ? "" : "/") + name;
 }
 
@@ -60,7 +60,7 @@ std::string OpaqueCiphertext(State& state, const std::string& name, int64_t vers
 // Accepts a parameter name or its ARN (arn:aws:ssm:REGION:ACCOUNT:parameter/NAME).
 std::string NameFromId(OpContext& ctx, const std::string& id) {
   std::vector<std::string> fields = Split(id, ':');
-  if (fields.size() < 6 || fields[0] != "arn" || fields[2] != "ssm" || fields[4] != ctx.state.options.account_id ||
+  if (fields.size() < 6 || fields[0] != "arn" || fields[2] != "ssm" || fields[4] != ctx.state.account_id ||
       !StartsWith(fields[5], "parameter/")) {
     return id;
   }

@@ -31,8 +31,10 @@ SecretVersion* SecretRecord::VersionWithStage(std::string_view stage) {
   return nullptr;
 }
 
-State::State(const SandboxOptions& opts)
+State::State(const SandboxOptions& opts, std::string account, World* w)
     : options(opts),
+      account_id(std::move(account)),
+      world(w),
       consistency(std::chrono::milliseconds(std::max(0, opts.consistency_ms))),
       kms_key(RandomBytes(32)) {}
 
@@ -57,7 +59,7 @@ AccessKeyRecord* State::FindLiveKey(std::string_view id) {
 }
 
 std::string State::UserArn(const std::string& path, const std::string& name) const {
-  return "arn:aws:iam::" + options.account_id + ":user" + path + name;
+  return "arn:aws:iam::" + account_id + ":user" + path + name;
 }
 
 UserRecord& State::AddUser(const std::string& name, const std::string& path, TimePoint now) {
@@ -119,6 +121,11 @@ std::string State::RoleId(const std::string& role_name) {
   auto [it, inserted] = role_ids.emplace(role_name, "");
   if (inserted) it->second = NewUniqueId("AROA", 17);
   return it->second;
+}
+
+State* World::Find(std::string_view account_id) {
+  auto it = accounts.find(std::string(account_id));
+  return it == accounts.end() ? nullptr : it->second.get();
 }
 
 std::string NewUniqueId(std::string_view prefix, size_t random_chars) {

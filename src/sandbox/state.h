@@ -5,6 +5,7 @@
 
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -109,9 +110,64 @@ struct Topic {
   std::string name, arn;
 };
 
+// A role another account may assume. Only accounts made by the sandbox's
+// Organization have explicit roles; the home account keeps its old rule
+// (every role ARN exists and trusts the account's own admins).
+struct RoleRecord {
+  std::string name;
+  std::set<std::string> trusted_accounts;  // account ids whose admins may assume it
+};
+
+// The IAM credential report (GenerateCredentialReport): a CSV snapshot made
+// when generation starts, visible once `ready`.
+struct CredentialReportRecord {
+  TimePoint started;
+  TimePoint ready;
+  std::string csv;
+};
+
+class State;
+
+// AWS Organizations, as the sandbox keeps it (organization.cc).
+struct OrgAccount {
+  std::string id, name, email;
+  std::string state = "ACTIVE";  // ACTIVE | SUSPENDED | PENDING_CLOSURE | CLOSED
+  std::string parent_id;          // r-... or ou-...
+  TimePoint joined;
+};
+
+struct OrgUnit {
+  std::string id, name, parent_id;
+};
+
+struct Organization {
+  std::string id;       // o-...
+  std::string root_id;  // r-...
+  std::string management_account;
+  std::string management_email;
+  std::vector<OrgAccount> accounts;  // creation order, the management account first
+  std::vector<OrgUnit> units;        // creation order
+  std::set<std::string> delegated_administrators;
+
+  std::string Arn() const;
+  std::string AccountArn(const std::string& account_id) const;
+  std::string UnitArn(const std::string& unit_id) const;
+  std::string RootArn() const;
+  bool HasParent(std::string_view parent_id) const;
+};
+
+// Every account the sandbox serves: the home account (SandboxOptions::
+// account_id) and an Organization's members. Guarded by the Sandbox's mutex.
+struct World {
+  std::map<std::string, std::unique_ptr<State>> accounts;  // by account id
+  std::optional<Organization> org;
+
+  State* Find(std::string_view account_id);
+};
+
 class State {
  public:
-  explicit State(const SandboxOptions& options);
+  State(const SandboxOptions& options, std::string account_id, World* world);
 
   UserRecord* FindUser(std::string_view name);
   const UserRecord* FindUser(std::string_view name) const;
@@ -133,12 +189,20 @@ class State {
   std::string UserArn(const std::string& path, const std::string& name) const;
 
   const SandboxOptions& options;
+  std::string account_id;
+  World* world;  // every account, for AssumeRole and Organizations
   Duration consistency;
   std::map<std::string, UserRecord> users;  // by lower-cased name: unique case-insensitively, listed in name order
   std::unordered_map<std::string, AccessKeyRecord> keys;       // live keys and recently deleted ones
   std::deque<std::pair<TimePoint, std::string>> deleted_keys;  // deletion time order, for purging
   std::map<std::string, GroupRecord> groups;                   // by lower-cased name
   std::map<std::string, std::string> role_ids;                 // role name -> AROA...
+  bool implicit_roles = true;                                  // any role exists (the home account)
+  std::map<std::string, RoleRecord> roles;                     // explicit roles, by name
+  std::optional<CredentialReportRecord> credential_report;
+  // Actions ("iam:GetCredentialReport") an explicit deny takes from every
+  // principal of this account: what a permissions boundary or an SCP does.
+  std::set<std::string> denied_actions;
   std::unordered_map<std::string, RoleSession> sessions;       // by ASIA... id
   std::map<std::string, SecretRecord> secrets;                 // by name
   std::map<std::string, ParameterRecord> parameters;           // by name

@@ -20,6 +20,7 @@ constexpr int kMaxChainedDuration = 3600;
 Status StsValidation(std::string message) { return ApiError(400, "ValidationError", std::move(message)); }
 
 struct RoleRequest {
+  std::string account;  // the role's account
   std::string role_arn;
   std::string role_name;
   std::string session_name;
@@ -27,7 +28,7 @@ struct RoleRequest {
 };
 
 // RoleArn, RoleSessionName and DurationSeconds, shared by both AssumeRole forms.
-Result<RoleRequest> ParseRoleRequest(OpContext& ctx, const Params& p) {
+Result<RoleRequest> ParseRoleRequest(const Params& p) {
   RoleRequest out;
   const std::string* arn = FindParam(p, "RoleArn");
   if (!arn) return StsValidation(NullValidationMessage("roleArn"));
@@ -42,6 +43,7 @@ Result<RoleRequest> ParseRoleRequest(OpContext& ctx, const Params& p) {
       !StartsWith(fields[5], "role/") || fields[5].back() == '/') {
     return StsValidation(*arn + " is invalid");
   }
+  out.account = fields[4];
   out.role_arn = *arn;
   out.role_name = fields[5].substr(fields[5].rfind('/') + 1);
   const std::string* session = FindParam(p, "RoleSessionName");
@@ -74,10 +76,26 @@ Result<RoleRequest> ParseRoleRequest(OpContext& ctx, const Params& p) {
     }
     out.duration_seconds = n;
   }
-  if (fields[4] != ctx.state.options.account_id) {
-    return AccessDenied(Service::kSts, ctx.caller, "sts:AssumeRole", *arn);
-  }
   return out;
+}
+
+// The account whose role is assumed. The home account has every role (the
+// sandbox's old, lenient rule); an Organization's member accounts have the
+// roles they were made with, each trusting named accounts. A role that does
+// not exist and one that does not trust the caller look alike to the caller,
+// as in AWS: AccessDenied on the role's ARN.
+Result<State*> RoleAccount(OpContext& ctx, const RoleRequest& role, bool check_trust) {
+  State* target = ctx.state.world->Find(role.account);
+  if (!target) return AccessDenied(Service::kSts, ctx.caller, "sts:AssumeRole", role.role_arn);
+  if (target->implicit_roles) {
+    if (target != &ctx.state) return AccessDenied(Service::kSts, ctx.caller, "sts:AssumeRole", role.role_arn);
+    return target;
+  }
+  auto it = target->roles.find(role.role_name);
+  if (it == target->roles.end() || (check_trust && !it->second.trusted_accounts.count(ctx.state.account_id))) {
+    return AccessDenied(Service::kSts, ctx.caller, "sts:AssumeRole", role.role_arn);
+  }
+  return target;
 }
 
 // Sessions long expired are forgotten now and then, so a load test that
@@ -90,22 +108,22 @@ void ForgetOldSessions(OpContext& ctx) {
                 [&](const auto& entry) { return entry.second.expiration + std::chrono::hours(1) < ctx.now; });
 }
 
-// Issues the session and renders Credentials + AssumedRoleUser.
-void IssueSession(OpContext& ctx, const RoleRequest& role, XmlWriter& xml) {
+// Issues the session in the role's account `target` and renders Credentials + AssumedRoleUser.
+void IssueSession(OpContext& ctx, State& target, const RoleRequest& role, XmlWriter& xml) {
   ForgetOldSessions(ctx);
   RoleSession session;
   do {
     session.access_key_id = NewUniqueId("ASIA", 16);
-  } while (ctx.state.sessions.count(session.access_key_id) || ctx.state.keys.count(session.access_key_id));
+  } while (target.sessions.count(session.access_key_id) || target.keys.count(session.access_key_id));
   session.secret = NewSecretAccessKey();
   std::string token_bytes = RandomBytes(240);
   session.session_token = Secret(Base64Encode(token_bytes));
   WipeString(token_bytes);
   session.expiration = ctx.now + std::chrono::seconds(role.duration_seconds);
   session.role_name = role.role_name;
-  session.assumed_role_id = ctx.state.RoleId(role.role_name) + ":" + role.session_name;
+  session.assumed_role_id = target.RoleId(role.role_name) + ":" + role.session_name;
   session.assumed_role_arn =
-      "arn:aws:sts::" + ctx.state.options.account_id + ":assumed-role/" + role.role_name + "/" + role.session_name;
+      "arn:aws:sts::" + target.account_id + ":assumed-role/" + role.role_name + "/" + role.session_name;
   xml.Open("Credentials")
       .Leaf("AccessKeyId", session.access_key_id)
       .Leaf("SecretAccessKey", session.secret.reveal())
@@ -117,26 +135,27 @@ void IssueSession(OpContext& ctx, const RoleRequest& role, XmlWriter& xml) {
       .Leaf("Arn", session.assumed_role_arn)
       .Close("AssumedRoleUser");
   std::string id = session.access_key_id;
-  ctx.state.sessions.emplace(std::move(id), std::move(session));
+  target.sessions.emplace(std::move(id), std::move(session));
 }
 
 Result<Reply> GetCallerIdentity(OpContext& ctx, const RoutedRequest&) {
   XmlWriter xml;
-  xml.Leaf("UserId", ctx.caller.id).Leaf("Account", ctx.state.options.account_id).Leaf("Arn", ctx.caller.arn);
+  xml.Leaf("UserId", ctx.caller.id).Leaf("Account", ctx.state.account_id).Leaf("Arn", ctx.caller.arn);
   return Reply::Xml(xml.Take());
 }
 
 Result<Reply> AssumeRole(OpContext& ctx, const RoutedRequest& request) {
-  KR_ASSIGN_OR_RETURN(RoleRequest role, ParseRoleRequest(ctx, request.params));
+  KR_ASSIGN_OR_RETURN(RoleRequest role, ParseRoleRequest(request.params));
   if (!IsAllowed(ctx.caller, "sts:AssumeRole", "")) {
     return AccessDenied(Service::kSts, ctx.caller, "sts:AssumeRole", role.role_arn);
   }
+  KR_ASSIGN_OR_RETURN(State * target, RoleAccount(ctx, role, /*check_trust=*/true));
   if (ctx.caller.kind == Principal::Kind::kAssumedRole && role.duration_seconds > kMaxChainedDuration) {
     return StsValidation(
         "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.");
   }
   XmlWriter xml;
-  IssueSession(ctx, role, xml);
+  IssueSession(ctx, *target, role, xml);
   return Reply::Xml(xml.Take());
 }
 
@@ -171,7 +190,7 @@ Result<Reply> AssumeRoleWithWebIdentity(OpContext& ctx, const RoutedRequest& req
                                         token->size() < 4 ? "Member must have length greater than or equal to 4"
                                                           : "Member must have length less than or equal to 20000"));
   }
-  KR_ASSIGN_OR_RETURN(RoleRequest role, ParseRoleRequest(ctx, p));
+  KR_ASSIGN_OR_RETURN(RoleRequest role, ParseRoleRequest(p));
   if (*token == "invalid") {
     return ApiError(400, "InvalidIdentityToken",
                     "The web identity token that was passed could not be validated by AWS. Get a new identity token "
@@ -191,8 +210,9 @@ Result<Reply> AssumeRoleWithWebIdentity(OpContext& ctx, const RoutedRequest& req
     const std::string* provider_id = FindParam(p, "ProviderId");
     provider = provider_id ? *provider_id : "sandbox.keyrotor.local";
   }
+  KR_ASSIGN_OR_RETURN(State * target, RoleAccount(ctx, role, /*check_trust=*/false));
   XmlWriter xml;
-  IssueSession(ctx, role, xml);
+  IssueSession(ctx, *target, role, xml);
   xml.Leaf("SubjectFromWebIdentityToken", ClaimString(claims, "sub", "web-identity-subject"))
       .Leaf("Provider", provider)
       .Leaf("Audience", ClaimString(claims, "aud", "sts.amazonaws.com"));

@@ -57,6 +57,9 @@ class TestClient {
   aws::HttpResponse Ssm(const std::string& op, const nlohmann::json& body = nlohmann::json::object()) {
     return Json("ssm", "AmazonSSM." + op, body);
   }
+  aws::HttpResponse Organizations(const std::string& op, const nlohmann::json& body = nlohmann::json::object()) {
+    return Json("organizations", "AWSOrganizationsV20161128." + op, body);
+  }
 
   aws::HttpResponse Query(const std::string& service, const std::string& version, const std::string& action,
                           const Form& params) {
@@ -150,7 +153,10 @@ inline std::string ErrorCode(const aws::HttpResponse& response) {
 
 inline std::string ErrorMessage(const aws::HttpResponse& response) {
   const std::string* type = aws::FindHeader(response.headers, "content-type");
-  if (type && type->find("json") != std::string::npos) return JsonBody(response).value("message", "");
+  if (type && type->find("json") != std::string::npos) {
+    nlohmann::json body = JsonBody(response);
+    return body.contains("Message") ? body.value("Message", "") : body.value("message", "");
+  }
   return XmlValue(response.body, "Message");
 }
 

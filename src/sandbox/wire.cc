@@ -28,6 +28,7 @@ Service ServiceFromSigningName(std::string_view name) {
   if (name == "sns") return Service::kSns;
   if (name == "secretsmanager") return Service::kSecretsManager;
   if (name == "ssm") return Service::kSsm;
+  if (name == "organizations") return Service::kOrganizations;
   return Service::kUnknown;
 }
 
@@ -56,13 +57,17 @@ std::string_view SigningName(Service service) {
       return "secretsmanager";
     case Service::kSsm:
       return "ssm";
+    case Service::kOrganizations:
+      return "organizations";
     case Service::kUnknown:
       break;
   }
   return "";
 }
 
-bool IsJsonService(Service service) { return service == Service::kSecretsManager || service == Service::kSsm; }
+bool IsJsonService(Service service) {
+  return service == Service::kSecretsManager || service == Service::kSsm || service == Service::kOrganizations;
+}
 
 Status ApiError(int http_status, std::string code, std::string message) {
   return Status::Aws(AwsErrorDetail{std::move(code), std::move(message), "", http_status}, "");
@@ -92,6 +97,8 @@ Status Route(const aws::HttpRequest& request, RoutedRequest& out) {
       out.service = Service::kSecretsManager;
     } else if (prefix == "AmazonSSM") {
       out.service = Service::kSsm;
+    } else if (prefix == "AWSOrganizationsV20161128") {
+      out.service = Service::kOrganizations;
     } else {
       return ApiError(400, "UnknownOperationException", "Unknown operation " + *target);
     }
@@ -203,34 +210,6 @@ Result<std::optional<std::vector<std::string>>> OptionalStringList(const nlohman
     out.push_back(v.get<std::string>());
   }
   return std::optional<std::vector<std::string>>(std::move(out));
-}
-
-std::optional<std::string> Base64Decode(std::string_view text) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+' || c == '-') return 62;
-    if (c == '/' || c == '_') return 63;
-    return -1;
-  };
-  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
-  std::string out;
-  out.reserve(text.size() * 3 / 4);
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : text) {
-    int v = value(c);
-    if (v < 0) return std::nullopt;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  if (bits >= 6) return std::nullopt;  // a lone trailing character carries no whole byte
-  return out;
 }
 
 double EpochSeconds(std::chrono::system_clock::time_point t) {

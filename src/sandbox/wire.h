@@ -17,9 +17,9 @@
 
 namespace keyrotor::sandbox {
 
-enum class Service { kUnknown, kIam, kSts, kSns, kSecretsManager, kSsm };
+enum class Service { kUnknown, kIam, kSts, kSns, kSecretsManager, kSsm, kOrganizations };
 
-// The SigV4 service name: "iam", "sts", "sns", "secretsmanager", "ssm".
+// The SigV4 service name: "iam", "sts", "sns", "secretsmanager", "ssm", "organizations".
 std::string_view SigningName(Service service);
 bool IsJsonService(Service service);
 
@@ -120,8 +120,6 @@ std::string PositionKey(size_t i);
 Page PaginatePositions(size_t count, const PageRequest& request);
 void WritePageTail(XmlWriter& xml, const Page& page);  // <IsTruncated> and, when truncated, <Marker>
 
-// Standard or URL-safe alphabet, padding optional; nullopt on a bad character.
-std::optional<std::string> Base64Decode(std::string_view text);
 // Seconds since the epoch with millisecond precision, as JSON 1.1 sends timestamps.
 double EpochSeconds(std::chrono::system_clock::time_point t);
 

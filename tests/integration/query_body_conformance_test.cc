@@ -65,8 +65,15 @@ std::vector<Case> Cases() {
   auto sts = [](const ClientContext& c) { return StsClient(c, Endpoint("sts")); };
   auto sns = [](const ClientContext& c) { return SnsClient(c, Endpoint("sns")); };
   cases.push_back({"iam", "GetUser", {{"UserName", user}}, [=](auto& c) { (void)iam(c).GetUser(user); }, {}});
-  cases.push_back({"iam", "ListUsers", {{"PathPrefix", "/dept a/~*'()!/"}},
+  cases.push_back({"iam", "ListUsers", {{"PathPrefix", "/dept a/~*'()!/"}, {"MaxItems", 1000}},
                    [=](auto& c) { (void)iam(c).ListUsers("/dept a/~*'()!/"); }, {}});
+  cases.push_back({"iam", "GetAccountAuthorizationDetails",
+                   {{"Filter", {"User", "Group"}}, {"MaxItems", 1000}},
+                   [=](auto& c) { (void)iam(c).GetUsersAndGroups(); }, {}});
+  cases.push_back({"iam", "GenerateCredentialReport", nlohmann::json::object(),
+                   [=](auto& c) { (void)iam(c).GenerateCredentialReport(); }, {}});
+  cases.push_back({"iam", "GetCredentialReport", nlohmann::json::object(),
+                   [=](auto& c) { (void)iam(c).GetCredentialReport(); }, {}});
   cases.push_back({"iam", "ListAccessKeys", {{"UserName", user}, {"Marker", "page 2/+=~*&\xc3\xa9"}},
                    [=](auto& c) { (void)iam(c).ListAccessKeys(user); }, {kTruncatedKeys}});
   cases.push_back({"iam", "CreateAccessKey", {{"UserName", user}},
