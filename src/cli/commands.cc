@@ -24,6 +24,7 @@ int Main(int argc, char** argv) {
   RegisterReportCommand(app);
   RegisterPolicyCommand(app);
   RegisterConfigCommand(app);
+  RegisterAccountsCommand(app);
   RegisterRunCommands(app);
   RegisterDaemonCommand(app);
   RegisterManpageCommand(app);

@@ -18,7 +18,13 @@ std::vector<std::string> ActionsFor(const std::string& feature) {
   if (feature == "iam") {
     return {"iam:GetUser",         "iam:ListUsers",     "iam:ListAccessKeys",       "iam:CreateAccessKey",
             "iam:UpdateAccessKey", "iam:DeleteAccessKey", "iam:GetAccessKeyLastUsed", "iam:ListUserTags",
-            "iam:ListGroupsForUser", "iam:GetGroup"};
+            "iam:ListGroupsForUser", "iam:GetGroup",
+            // A fleet pass's bulk reads (docs/fleet.md): without them it falls back to per-user calls.
+            "iam:GetAccountAuthorizationDetails", "iam:GenerateCredentialReport", "iam:GetCredentialReport"};
+  }
+  if (feature == "organizations") {
+    return {"organizations:DescribeOrganization", "organizations:ListRoots",
+            "organizations:ListOrganizationalUnitsForParent", "organizations:ListAccountsForParent"};
   }
   if (feature == "secretsmanager") {
     return {"secretsmanager:CreateSecret", "secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
@@ -96,8 +102,9 @@ void RegisterDoctorCommand(CLI::App& app) {
   AddGlobalFlags(*cmd, flags->global);
   cmd->add_option("--principal", flags->principal,
                   "Check this IAM user or role ARN (e.g. the one a scheduled run will use) instead of the caller");
-  cmd->add_option("--check", flags->features, "Features to check: iam, secretsmanager, ssm, sns (repeatable)")
-      ->check(CLI::IsMember({"iam", "secretsmanager", "ssm", "sns"}))
+  cmd->add_option("--check", flags->features,
+                  "Features to check: iam, secretsmanager, ssm, sns, organizations (repeatable)")
+      ->check(CLI::IsMember({"iam", "secretsmanager", "ssm", "sns", "organizations"}))
       ->capture_default_str();
   cmd->callback([flags] { throw CLI::RuntimeError(RunDoctor(*flags)); });
 }

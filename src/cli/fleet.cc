@@ -14,7 +14,7 @@ namespace keyrotor::cli {
 void AddFleetFlags(CLI::App& app, FleetFlags& flags) {
   app.add_option("--config", flags.config, "The fleet config file, e.g. /etc/keyrotor/keyrotor.toml")->required();
   app.add_option("--concurrency", flags.concurrency, "Users processed at once (default: the config's concurrency)");
-  app.add_option("--account", flags.accounts, "Only this configured account (repeatable)");
+  app.add_option("--account", flags.accounts, "Only this account: its config name, or with [organization] its id (repeatable)");
   app.add_option("--user", flags.users, "Only this IAM user, if the config selects it (repeatable)");
   app.add_flag("--json", flags.json, "JSON lines even on a terminal");
   AddGlobalFlags(app, flags.global);
@@ -48,8 +48,10 @@ Status CheckRunFilters(const FleetFlags& flags, const fleet::FleetConfig& config
     return Status::InvalidArgument("--concurrency must be between 1 and 256");
   }
   for (const std::string& name : flags.accounts) {
-    if (!config.FindAccount(name)) {
-      return Status::InvalidArgument("--account " + name + ": no such account in " + config.path);
+    bool id = name.size() == 12 && std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!config.FindAccount(name) && !(config.organization.enabled && id)) {
+      return Status::InvalidArgument("--account " + name + ": no such account in " + config.path +
+                                     (config.organization.enabled ? " (or give a discovered account's id)" : ""));
     }
   }
   for (const std::string& user : flags.users) {
@@ -119,8 +121,13 @@ void RunPrinter::Finish(const fleet::RunSummary& s) {
                s.notifications_owed, s.notification_failures);
   }
   for (const fleet::AccountResult& a : s.accounts) {
+    if (!a.skipped.empty()) {
+      fmt::print("account {}: {}\n", a.name, a.skipped);
+      continue;
+    }
     fmt::print("account {} ({}): {} users selected{}\n", a.name, a.id.empty() ? "id unknown" : a.id, a.selected,
                a.status.ok() ? "" : "; error: " + a.status.ToString());
+    for (const std::string& w : a.warnings) fmt::print("  warning: {}\n", w);
   }
   std::fflush(stdout);
 }

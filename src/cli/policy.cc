@@ -15,6 +15,7 @@ namespace {
 struct PolicyFlags {
   report::PolicyFeatures features;
   std::string config;
+  bool member_role = false;
 };
 
 int RunPolicy(const PolicyFlags& flags) {
@@ -39,6 +40,12 @@ int RunPolicy(const PolicyFlags& flags) {
     for (const fleet::Account& account : config->accounts) {
       if (!account.role_arn.empty()) roles.assume_roles.push_back(account.role_arn);
     }
+    if (config->organization.enabled && !flags.member_role) {
+      // The caller lists the organization and assumes the role in every member account.
+      roles.organization_discovery = true;
+      roles.assume_roles.push_back("arn:aws:iam::*:role/" + config->organization.role_name);
+    }
+    if (flags.member_role) roles.assume_roles.clear();
     report::MergeFeatures(features, roles);
   }
   Status valid = report::ValidatePolicyFeatures(features);
@@ -60,6 +67,9 @@ void RegisterPolicyCommand(CLI::App& app) {
       "or for everything a fleet config uses (--config); flags add to the config's");
   cmd->add_option("--config", flags->config,
                   "a fleet config (keyrotor.toml): every selection's destinations and notifiers, every account's role");
+  cmd->add_flag("--member-role", flags->member_role,
+               "with --config and [organization]: the policy of the role assumed in each member account (no "
+               "Organizations or sts:AssumeRole statements)");
   cmd->add_option("--to", flags->features.destinations, "a destination spec as given to rotate (repeatable)");
   cmd->add_option("--notify", flags->features.notify, "a notifier spec as given to rotate (repeatable)");
   cmd->add_option("--assume-role", flags->features.assume_roles, "a role ARN keyrotor assumes (repeatable)");

@@ -16,6 +16,7 @@
 #include "base/file_util.h"
 #include "cli/common.h"
 #include "cli/fleet.h"
+#include "fleet/discovery.h"
 #include "report/render.h"
 
 namespace keyrotor::cli {
@@ -110,20 +111,33 @@ int RunFleetReport(const ReportFlags& flags, const EnvMap& env) {
     PrintFleetError(fleet.status(), flags.config);
     return kExitUsage;
   }
-  for (const std::string& name : flags.accounts) {
-    if (!fleet->config.FindAccount(name)) {
-      PrintError(Status::InvalidArgument("--account " + name + ": no such account in " + flags.config));
+  FleetFlags filters;
+  filters.accounts = flags.accounts;
+  if (Status s = CheckRunFilters(filters, fleet->config); !s.ok()) {
+    PrintError(s);
+    return kExitUsage;
+  }
+  // The accounts a pass would work in: configured, and discovered with [organization].
+  std::string caller;
+  if (fleet->config.organization.enabled) {
+    Result<std::string> id = fleet::IdentifyAccount(*fleet->admin, fleet::Account{});
+    if (!id.ok()) {
+      PrintError(id.status());
       return kExitUsage;
     }
+    caller = *id;
+  }
+  fleet::AccountPlan plan = fleet::PlanAccounts(fleet->config, *fleet->admin, caller);
+  if (!plan.discovery.ok()) {
+    PrintError(plan.discovery);
+    return kExitUsage;
   }
   std::deque<aws::AdaptiveRateLimiter> limiters;  // the clients keep pointers: stable addresses
   std::vector<ReportAccount> accounts;
   std::set<std::string> ids;
-  for (const fleet::Account& account : fleet->config.accounts) {
-    if (!flags.accounts.empty() &&
-        std::find(flags.accounts.begin(), flags.accounts.end(), account.name) == flags.accounts.end()) {
-      continue;
-    }
+  for (const fleet::Account& account : plan.accounts) {
+    auto named = [&](const std::string& n) { return n == account.name || (!account.id.empty() && n == account.id); };
+    if (!flags.accounts.empty() && std::none_of(flags.accounts.begin(), flags.accounts.end(), named)) continue;
     limiters.emplace_back(fleet->admin->context().clock, 0.5, account.rate_limit);
     aws::ClientFactory clients = fleet::AccountClientFactory(*fleet->admin, account, &limiters.back());
     Result<std::string> id = fleet::IdentifyAccount(clients, account);

@@ -82,6 +82,7 @@ void MergeFeatures(PolicyFeatures& features, const PolicyFeatures& more) {
   append(features.destinations, more.destinations);
   append(features.notify, more.notify);
   append(features.assume_roles, more.assume_roles);
+  features.organization_discovery = features.organization_discovery || more.organization_discovery;
   append(features.kms_key_ids, more.kms_key_ids);
 }
 
@@ -143,6 +144,11 @@ std::string BuildPolicyJson(const PolicyFeatures& features) {
   // ListUsers has no resource type in IAM's Service Authorization Reference:
   // it can only be granted on "*".
   statements.push_back(Statement("KeyrotorListUsers", {"iam:ListUsers"}, {"*"}));
+  // A fleet pass reads an account in bulk (docs/fleet.md); none of these
+  // actions has a resource type either.
+  statements.push_back(Statement(
+      "KeyrotorAccountReports",
+      {"iam:GetAccountAuthorizationDetails", "iam:GenerateCredentialReport", "iam:GetCredentialReport"}, {"*"}));
   statements.push_back(
       Statement("KeyrotorUserAccessKeys",
                 {"iam:ListAccessKeys", "iam:CreateAccessKey", "iam:UpdateAccessKey", "iam:DeleteAccessKey",
@@ -178,6 +184,15 @@ std::string BuildPolicyJson(const PolicyFeatures& features) {
     statements.push_back(s);
   }
   if (!topics.empty()) statements.push_back(Statement("KeyrotorSnsPublish", {"sns:Publish"}, topics));
+  if (features.organization_discovery) {
+    // Organizations' List* and Describe* actions take no resource but "*"
+    // (Service Authorization Reference, AWS Organizations).
+    statements.push_back(Statement("KeyrotorOrganizationsDiscovery",
+                                   {"organizations:DescribeOrganization", "organizations:ListRoots",
+                                    "organizations:ListOrganizationalUnitsForParent",
+                                    "organizations:ListAccountsForParent"},
+                                   {"*"}));
+  }
   if (!features.assume_roles.empty()) {
     std::vector<std::string> roles;
     for (const std::string& r : features.assume_roles) AddUnique(roles, r);

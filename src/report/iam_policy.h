@@ -20,6 +20,8 @@ struct PolicyFeatures {
   std::vector<std::string> assume_roles;  // role ARNs keyrotor assumes (e.g. one per account)
   // Key ids, key ARNs, alias names or alias ARNs; none: AWS-managed keys only.
   std::vector<std::string> kms_key_ids;
+  // [organization]: the caller lists the organization's accounts.
+  bool organization_discovery = false;
 };
 
 // The features of an engine configuration (its destinations, notifiers and

@@ -31,7 +31,13 @@ TEST(IamPolicyJsonTest, IamOnlyWhenNothingElseIsConfigured) {
                                  {},
                                  {}});
   EXPECT_EQ(p["Version"], "2012-10-17");
-  EXPECT_EQ(Sids(p), (std::vector<std::string>{"KeyrotorListUsers", "KeyrotorUserAccessKeys", "KeyrotorReadGroups"}));
+  EXPECT_EQ(Sids(p), (std::vector<std::string>{"KeyrotorListUsers", "KeyrotorAccountReports", "KeyrotorUserAccessKeys",
+                                               "KeyrotorReadGroups"}));
+  EXPECT_EQ(StatementBySid(p, "KeyrotorAccountReports"),
+            Json::parse(R"({"Sid": "KeyrotorAccountReports", "Effect": "Allow",
+                            "Action": ["iam:GenerateCredentialReport", "iam:GetAccountAuthorizationDetails",
+                                       "iam:GetCredentialReport"],
+                            "Resource": "*"})"));
   EXPECT_EQ(StatementBySid(p, "KeyrotorListUsers"),
             Json::parse(R"({"Sid": "KeyrotorListUsers", "Effect": "Allow", "Action": ["iam:ListUsers"],
                             "Resource": "*"})"));
@@ -69,8 +75,8 @@ TEST(IamPolicyJsonTest, SsmSnsKmsAndRoles) {
                                  {"sns:arn:aws:sns:eu-west-1:123456789012:keys", "webhook:https://x.example/"},
                                  {"arn:aws:iam::111111111111:role/keyrotor", "arn:aws:iam::222222222222:role/keyrotor"},
                                  {"1234abcd-12ab-34cd-56ef-1234567890ab"}});
-  EXPECT_EQ(Sids(p), (std::vector<std::string>{"KeyrotorListUsers", "KeyrotorUserAccessKeys", "KeyrotorReadGroups",
-                                               "KeyrotorSsmParameters", "KeyrotorKmsKeys", "KeyrotorSnsPublish",
+  EXPECT_EQ(Sids(p), (std::vector<std::string>{"KeyrotorListUsers", "KeyrotorAccountReports", "KeyrotorUserAccessKeys",
+                                               "KeyrotorReadGroups", "KeyrotorSsmParameters", "KeyrotorKmsKeys", "KeyrotorSnsPublish",
                                                "KeyrotorAssumeRoles"}));
   EXPECT_EQ(StatementBySid(p, "KeyrotorSsmParameters"),
             Json::parse(R"({"Sid": "KeyrotorSsmParameters", "Effect": "Allow",

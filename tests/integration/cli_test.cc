@@ -172,7 +172,7 @@ TEST_F(CliTest, DoctorNamesEachMissingPermission) {
   };
   auto ok = run(admin, {"--check", "iam", "--check", "secretsmanager", "--check", "sns"});
   EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
-  EXPECT_NE(ok.out.find("0 of 16 permissions missing"), std::string::npos) << ok.out;
+  EXPECT_NE(ok.out.find("0 of 19 permissions missing"), std::string::npos) << ok.out;
   EXPECT_NE(ok.out.find("ok       secretsmanager:PutSecretValue"), std::string::npos) << ok.out;
 
   // A self-managing user may not run the simulator itself; an admin checks it.

@@ -12,6 +12,7 @@
 #include "aws/curl_transport.h"
 #include "base/file_util.h"
 #include "credentials/ini_file.h"
+#include "sandbox/seed.h"
 #include "sandbox/server.h"
 #include "support/process.h"
 #include "support/sandbox_clients.h"
@@ -510,6 +511,89 @@ TEST_F(FleetCliTest, DaemonOnceExitsWithTheRunsStatus) {
   ProcessResult r = Run({"daemon", "--config", config, "--once", "--metrics-listen", "off"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(ParseRun(r.out).summary["results"]["completed"], 10);
+}
+
+// An Organization as an operator sees it: `accounts` says what discovery
+// finds and why each account is in or out; `config check`, `policy`, `plan`
+// and `run` see the discovered accounts like configured ones.
+TEST_F(FleetCliTest, OrganizationAccountsAreDiscoveredListedPlannedAndRun) {
+  auto org = sandbox::SeedOrganization(sb(), 4);  // Prod: 1, 4; Dev: 2; Sandbox: 3
+  ASSERT_TRUE(org.ok());
+  std::string suspended = sb().CreateMemberAccount("closing", org->prod_ou, "OrganizationAccountAccessRole",
+                                                   "SUSPENDED").value();
+  const std::vector<std::string> worked = {org->members[0], org->members[1], org->members[3]};
+  for (const std::string& account : org->members) {
+    for (int i = 0; i < 5; ++i) {
+      auto age = std::chrono::hours(24 * (i == 0 ? 120 : 5));
+      auto key = sb().CreateUserWithKeyIn(account, "ci-" + std::to_string(i), Clock::Real()->Now() - age);
+      ASSERT_TRUE(key.ok());
+      secrets_.push_back(key->secret.reveal());
+    }
+  }
+  std::string config = WriteConfig("[organization]\nrole_name = \"OrganizationAccountAccessRole\"\n"
+                                   "exclude_ous = [\"" + org->sandbox_ou + "\"]\n\n[[selection]]\nall_users = true\n");
+
+  ProcessResult accounts = Run({"accounts", "--config", config});
+  ASSERT_EQ(accounts.exit_code, 0) << accounts.out << accounts.err;
+  for (const std::string& id : org->members) EXPECT_NE(accounts.out.find(id), std::string::npos) << accounts.out;
+  EXPECT_NE(accounts.out.find("Root/Workloads/Prod"), std::string::npos) << accounts.out;
+  EXPECT_NE(accounts.out.find("skipped: the account is SUSPENDED"), std::string::npos) << accounts.out;
+  EXPECT_NE(accounts.out.find("excluded: under " + org->sandbox_ou + " (exclude_ous)"), std::string::npos);
+  EXPECT_NE(accounts.out.find("3 accounts to work in:"), std::string::npos) << accounts.out;
+  ProcessResult json = Run({"accounts", "--config", config, "--json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  auto listed = nlohmann::json::parse(json.out);
+  EXPECT_EQ(listed["discovered"].size(), 6u);  // management, four members, the suspended one
+  EXPECT_EQ(listed["accounts"].size(), 3u);
+
+  ProcessResult check = Run({"config", "check", "--config", config});
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+  // policy is offline: no endpoint.
+  ProcessResult policy = testing::RunProcess({testing::KeyrotorBinary(), "policy", "--config", config}, Env());
+  ASSERT_EQ(policy.exit_code, 0) << policy.err;
+  EXPECT_NE(policy.out.find("\"KeyrotorOrganizationsDiscovery\""), std::string::npos) << policy.out;
+  EXPECT_NE(policy.out.find("arn:aws:iam::*:role/OrganizationAccountAccessRole"), std::string::npos);
+  EXPECT_NE(policy.out.find("iam:GenerateCredentialReport"), std::string::npos);
+  ProcessResult member =
+      testing::RunProcess({testing::KeyrotorBinary(), "policy", "--config", config, "--member-role"}, Env());
+  ASSERT_EQ(member.exit_code, 0) << member.err;
+  EXPECT_EQ(member.out.find("organizations:"), std::string::npos) << member.out;
+  EXPECT_EQ(member.out.find("sts:AssumeRole"), std::string::npos) << member.out;
+
+  ProcessResult plan = Run({"plan", "--config", config, "--json"});
+  EXPECT_EQ(plan.exit_code, 0) << plan.out << plan.err;
+  EXPECT_EQ(ParseRun(plan.out).summary["users"], 15);
+  for (const std::string& id : worked) EXPECT_EQ(sb().ListKeysIn(id, "ci-0").size(), 1u);
+
+  ProcessResult run = Run({"run", "--config", config, "--json"});
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  RunOutput out = ParseRun(run.out);
+  EXPECT_EQ(out.summary["users"], 15);
+  EXPECT_EQ(out.summary["results"]["progressed"], 3);
+  EXPECT_EQ(out.summary["results"]["not_due"], 12);
+  size_t skipped = 0;
+  for (const auto& a : out.summary["accounts"]) skipped += a.contains("skipped");
+  EXPECT_EQ(skipped, 3u);  // the management account, the Sandbox OU's, the suspended one
+  for (const std::string& id : worked) EXPECT_EQ(sb().ListKeysIn(id, "ci-0").size(), 2u) << id;
+  EXPECT_EQ(sb().ListKeysIn(org->members[2], "ci-0").size(), 1u);
+  // --account takes a discovered account's id.
+  ProcessResult one = Run({"plan", "--config", config, "--json", "--account", org->members[1]});
+  EXPECT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_EQ(ParseRun(one.out).summary["users"], 5);
+  ExpectNoSecretInOutputs();
+}
+
+TEST_F(FleetCliTest, ABadOrganizationSectionIsRefusedOfflineNamingEachProblem) {
+  std::string config = WriteConfig("[organization]\ninclude_ous = [\"prod\"]\nexclude_accounts = [\"12345\"]\n"
+                                   "rate_limit = -1\ncolour = \"blue\"\n[[selection]]\nall_users = true\n");
+  ProcessResult r = Run({"config", "check", "--config", config});
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find(":2: organization.role_name: required"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(":3: organization.include_ous: 'prod' is not an OU or root id"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(":4: organization.exclude_accounts: '12345' is not a 12-digit account id"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find(":5: organization.rate_limit: must be 0 (unlimited) or more"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("organization.colour"), std::string::npos) << r.err;
 }
 
 }  // namespace
