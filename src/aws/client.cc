@@ -31,11 +31,13 @@ Result<HttpResponse> ServiceClient::Invoke(std::string_view operation, HttpReque
       // refreshed temporary credentials must be picked up.
       KR_RETURN_IF_ERROR(SignRequest(to_send, *creds, endpoint_.scope, context_.clock->Now()));
     }
+    if (context_.service_rate_limiter) context_.service_rate_limiter->Acquire();
     if (context_.rate_limiter) context_.rate_limiter->Acquire();
     Result<HttpResponse> response = context_.transport->Send(to_send, context_.timeouts);
     if (response.ok() && response->status >= 200 && response->status < 300) {
       if (context_.quota) context_.quota->OnSuccess();
       if (context_.rate_limiter) context_.rate_limiter->OnResponse(false);
+      if (context_.service_rate_limiter) context_.service_rate_limiter->OnResponse(false);
       const std::string* id = FindHeader(response->headers, "x-amzn-requestid");
       last_request_id_ = id ? *id : "";
       return response;
@@ -43,13 +45,16 @@ Result<HttpResponse> ServiceClient::Invoke(std::string_view operation, HttpReque
     last = response.ok() ? ParseError(operation, *response) : response.status().WithContext(std::string(operation));
     RetryClass rc = Classify(last, options.idempotency == Idempotency::kIdempotent);
     if (context_.rate_limiter) context_.rate_limiter->OnResponse(rc == RetryClass::kThrottling);
+    if (context_.service_rate_limiter) context_.service_rate_limiter->OnResponse(rc == RetryClass::kThrottling);
     if (rc == RetryClass::kNone) return last;
     if (options.earlier_attempt_may_have_applied && rc == RetryClass::kTransient) {
       *options.earlier_attempt_may_have_applied = true;
     }
     // A throttle under an active limiter: the limiter has just slowed down and
     // its next token is the right moment to try again.
-    paced_retry = rc == RetryClass::kThrottling && context_.rate_limiter && context_.rate_limiter->enabled();
+    paced_retry = rc == RetryClass::kThrottling && ((context_.rate_limiter && context_.rate_limiter->enabled()) ||
+                                                    (context_.service_rate_limiter &&
+                                                     context_.service_rate_limiter->enabled()));
     if (paced_retry) continue;
     ++counted;
     if (counted >= max_attempts) break;

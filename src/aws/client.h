@@ -43,6 +43,9 @@ struct ClientContext {
   RetryOptions retry;
   RetryQuota* quota = nullptr;  // nullptr: no quota
   AdaptiveRateLimiter* rate_limiter = nullptr;  // retry_mode "adaptive"; nullptr: standard
+  // A second limiter for this service alone, passed as well as rate_limiter
+  // (IAM's per-account ceiling in a fleet run); nullptr: none.
+  AdaptiveRateLimiter* service_rate_limiter = nullptr;
   TransportOptions timeouts;
 };
 

@@ -11,7 +11,10 @@ Result<ServiceEndpoint> ClientFactory::Endpoint(Service service) const {
 
 Result<IamClient> ClientFactory::Iam() const {
   KR_ASSIGN_OR_RETURN(ServiceEndpoint e, Endpoint(Service::kIam));
-  return IamClient(context_, std::move(e));
+  if (!iam_rate_limiter_) return IamClient(context_, std::move(e));
+  ClientContext context = context_;
+  context.service_rate_limiter = iam_rate_limiter_;
+  return IamClient(std::move(context), std::move(e));
 }
 
 Result<StsClient> ClientFactory::Sts() const {
@@ -54,6 +57,12 @@ ClientFactory ClientFactory::WithRegion(std::string region) const {
 ClientFactory ClientFactory::WithRateLimiter(AdaptiveRateLimiter* limiter) const {
   ClientFactory copy = *this;
   copy.context_.rate_limiter = limiter;
+  return copy;
+}
+
+ClientFactory ClientFactory::WithIamRateLimiter(AdaptiveRateLimiter* limiter) const {
+  ClientFactory copy = *this;
+  copy.iam_rate_limiter_ = limiter;
   return copy;
 }
 

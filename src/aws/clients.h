@@ -36,11 +36,15 @@ class ClientFactory {
   // The same settings, paced by another rate limiter (a fleet account's own;
   // nullptr: none). The limiter outlives the factory and its clients.
   ClientFactory WithRateLimiter(AdaptiveRateLimiter* limiter) const;
+  // A limiter for IAM's calls alone, on top of the general one (IAM
+  // throttles per account, apart from every other service); nullptr: none.
+  ClientFactory WithIamRateLimiter(AdaptiveRateLimiter* limiter) const;
   const ClientContext& context() const { return context_; }
   const std::string& region() const { return region_; }
 
  private:
   ClientContext context_;
+  AdaptiveRateLimiter* iam_rate_limiter_ = nullptr;
   std::string region_;
   EndpointSettings endpoints_;
   EnvMap env_;

@@ -132,13 +132,13 @@ int RunFleetReport(const ReportFlags& flags, const EnvMap& env) {
     PrintError(plan.discovery);
     return kExitUsage;
   }
-  std::deque<aws::AdaptiveRateLimiter> limiters;  // the clients keep pointers: stable addresses
+  std::deque<fleet::AccountLimiters> limiters;  // the clients keep pointers: stable addresses
   std::vector<ReportAccount> accounts;
   std::set<std::string> ids;
   for (const fleet::Account& account : plan.accounts) {
     auto named = [&](const std::string& n) { return n == account.name || (!account.id.empty() && n == account.id); };
     if (!flags.accounts.empty() && std::none_of(flags.accounts.begin(), flags.accounts.end(), named)) continue;
-    limiters.emplace_back(fleet->admin->context().clock, 0.5, account.rate_limit);
+    limiters.emplace_back(fleet->admin->context().clock, account.rate_limit);
     aws::ClientFactory clients = fleet::AccountClientFactory(*fleet->admin, account, &limiters.back());
     Result<std::string> id = fleet::IdentifyAccount(clients, account);
     if (!id.ok()) {

@@ -43,7 +43,7 @@ nlohmann::json RunSummary::ToJson() const {
 }
 
 aws::ClientFactory AccountClientFactory(const aws::ClientFactory& admin, const Account& account,
-                                        aws::AdaptiveRateLimiter* limiter) {
+                                        AccountLimiters* limiters) {
   aws::ClientFactory f = admin;
   if (!account.region.empty()) f = f.WithRegion(account.region);
   if (!account.role_arn.empty()) {
@@ -57,14 +57,13 @@ aws::ClientFactory AccountClientFactory(const aws::ClientFactory& admin, const A
                                                                                std::move(options));
     f = f.WithCredentials(std::make_shared<credentials::CachingCredentialsProvider>(std::move(assume)));
   }
-  return f.WithRateLimiter(limiter);
+  return f.WithRateLimiter(&limiters->all).WithIamRateLimiter(&limiters->iam);
 }
 
 struct FleetRunner::AccountState {
   AccountState(const aws::ClientFactory& admin, const Account& account)
-      : limiter(admin.context().clock, 0.5, account.rate_limit),
-        clients(AccountClientFactory(admin, account, &limiter)) {}
-  aws::AdaptiveRateLimiter limiter;
+      : limiters(admin.context().clock, account.rate_limit), clients(AccountClientFactory(admin, account, &limiters)) {}
+  AccountLimiters limiters;
   aws::ClientFactory clients;
   std::string id;  // from STS, once known
   // The last credential report, reused while AWS keeps it (four hours).
@@ -170,22 +169,36 @@ RunSummary FleetRunner::Run(const RunOptions& options) {
   };
   std::mutex mu;  // guards everything below, and serialises the callbacks
   std::condition_variable cv;
-  std::deque<Item> queue;
+  // One queue per account, taken from in turn: each account is paced by its
+  // own IAM limit, so a worker waiting on one account's budget must not hold
+  // the others' users back.
+  std::vector<std::deque<Item>> queues;
+  size_t next_queue = 0, queued = 0;
   bool listing_done = false;
   size_t total = 0;
 
   auto stopping = [&] { return options.stop && options.stop->load(); };
 
-  auto rotator_for = [&](const Item& item) -> engine::Rotator& {
+  auto rotator_for = [&](AccountState& state, size_t selection) -> engine::Rotator& {
     std::lock_guard<std::mutex> lock(mu_);
-    auto& r = item.state->rotators[item.user.selection];
+    auto& r = state.rotators[selection];
     if (!r) {
-      engine::EngineOptions eo = config_.selections[item.user.selection].options;
+      engine::EngineOptions eo = config_.selections[selection].options;
       eo.dry_run = options.plan;
       if (!eo.notifier_options.transport) eo.notifier_options.transport = admin_.context().transport;
-      r = std::make_unique<engine::Rotator>(item.state->clients, journal_, std::move(eo));
+      r = std::make_unique<engine::Rotator>(state.clients, journal_, std::move(eo));
     }
     return *r;
+  };
+
+  // Counts a user's outcome and reports it; `mu` held.
+  auto record = [&](const UserResult& result) {
+    ++summary.users;
+    ++summary.results[engine::ResultName(result.outcome.result)];
+    if (result.outcome.failed()) ++summary.failed_users;
+    summary.notifications_owed += result.outcome.notifications_owed.size();
+    summary.notification_failures += static_cast<size_t>(result.outcome.notification_failures);
+    if (options.on_result) options.on_result(result);
   };
 
   auto worker = [&] {
@@ -193,32 +206,22 @@ RunSummary FleetRunner::Run(const RunOptions& options) {
       Item item;
       {
         std::unique_lock<std::mutex> lock(mu);
-        cv.wait(lock, [&] { return !queue.empty() || listing_done || stopping(); });
-        if (stopping() || queue.empty()) return;  // listing done, nothing left; or stopping
-        item = std::move(queue.front());
-        queue.pop_front();
+        cv.wait(lock, [&] { return queued > 0 || listing_done || stopping(); });
+        if (stopping() || queued == 0) return;  // listing done, nothing left; or stopping
+        while (queues[next_queue].empty()) next_queue = (next_queue + 1) % queues.size();
+        item = std::move(queues[next_queue].front());
+        queues[next_queue].pop_front();
+        next_queue = (next_queue + 1) % queues.size();
+        --queued;
       }
       UserResult result;
       result.account_name = item.account->name;
       result.selection = item.user.selection;
-      engine::Rotator& rotator = rotator_for(item);
-      const engine::UserFacts* facts = item.user.facts.get();
-      // With bulk facts, only a user with something due costs a run (and IAM calls).
-      std::optional<engine::UserOutcome> triaged = facts ? rotator.Triage(item.user.user_name, *facts) : std::nullopt;
-      if (triaged) {
-        result.outcome = std::move(*triaged);
-      } else {
-        engine::StepOverrides overrides;
-        overrides.facts = facts;
-        result.outcome = rotator.RotateUser(item.user.user_name, overrides);
-      }
+      engine::StepOverrides overrides;
+      overrides.facts = item.user.facts.get();
+      result.outcome = rotator_for(*item.state, item.user.selection).RotateUser(item.user.user_name, overrides);
       std::lock_guard<std::mutex> lock(mu);
-      ++summary.users;
-      ++summary.results[engine::ResultName(result.outcome.result)];
-      if (result.outcome.failed()) ++summary.failed_users;
-      summary.notifications_owed += result.outcome.notifications_owed.size();
-      summary.notification_failures += static_cast<size_t>(result.outcome.notification_failures);
-      if (options.on_result) options.on_result(result);
+      record(result);
     }
   };
 
@@ -246,48 +249,85 @@ RunSummary FleetRunner::Run(const RunOptions& options) {
     plan.accounts = config_.accounts;
   }
 
-  // Listing runs beside the workers: the first account's users rotate while
-  // the next account is assumed and listed.
-  bool listing_cut = false;
+  // Listing runs beside the workers, several accounts at once (each paced by
+  // its own limits): the first account's users rotate while the next ones
+  // are assumed and read.
+  std::vector<const Account*> to_list;
   for (const Account& account : plan.accounts) {
-    if (stopping()) {
-      listing_cut = true;
-      break;
-    }
     if (!options.accounts.empty() && !Contains(options.accounts, account.name, false) &&
         (account.id.empty() || !Contains(options.accounts, account.id, false))) {
       continue;
     }
-    AccountResult ar;
-    ar.name = account.name;
-    AccountState& state = State(account);
-    Result<std::string> id = state.id.empty() ? IdentifyAccount(state.clients, account) : Result<std::string>(state.id);
-    std::vector<SelectedUser> selected;
-    if (id.ok()) {
-      state.id = ar.id = *id;
-      Result<aws::IamClient> iam = state.clients.Iam();
-      Result<std::vector<SelectedUser>> users =
-          !iam.ok()              ? Result<std::vector<SelectedUser>>(iam.status())
-          : config_.bulk_planning ? SelectInBulk(account, state, ar)
-                                  : SelectUsersIn(*iam, config_, account);
-      if (users.ok()) {
-        selected = std::move(users).value();
-      } else {
-        ar.status = users.status().WithContext("selecting users");
+    to_list.push_back(&account);
+  }
+  std::atomic<size_t> next_account{0};
+  std::atomic<bool> listing_cut{false};
+  std::vector<AccountResult> listed(to_list.size());
+  auto lister = [&] {
+    for (size_t i; (i = next_account.fetch_add(1)) < to_list.size();) {
+      if (stopping()) {
+        listing_cut = true;
+        return;
       }
-    } else {
-      ar.status = id.status();
+      const Account& account = *to_list[i];
+      AccountResult& ar = listed[i];
+      ar.name = account.name;
+      AccountState& state = State(account);
+      Result<std::string> id =
+          state.id.empty() ? IdentifyAccount(state.clients, account) : Result<std::string>(state.id);
+      std::vector<SelectedUser> selected;
+      if (id.ok()) {
+        state.id = ar.id = *id;
+        Result<aws::IamClient> iam = state.clients.Iam();
+        Result<std::vector<SelectedUser>> users =
+            !iam.ok()              ? Result<std::vector<SelectedUser>>(iam.status())
+            : config_.bulk_planning ? SelectInBulk(account, state, ar)
+                                    : SelectUsersIn(*iam, config_, account);
+        if (users.ok()) {
+          selected = std::move(users).value();
+        } else {
+          ar.status = users.status().WithContext("selecting users");
+        }
+      } else {
+        ar.status = id.status();
+      }
+      if (!options.users.empty()) {
+        std::erase_if(selected, [&](const SelectedUser& u) { return !Contains(options.users, u.user_name, true); });
+      }
+      // With bulk facts, a user with nothing due is decided here, without a
+      // worker or an IAM call; only users with something due are queued.
+      std::vector<UserResult> decided;
+      std::deque<Item> due;
+      for (SelectedUser& u : selected) {
+        std::optional<engine::UserOutcome> triaged;
+        if (u.facts) triaged = rotator_for(state, u.selection).Triage(u.user_name, *u.facts);
+        if (triaged) {
+          decided.push_back({account.name, u.selection, std::move(*triaged)});
+        } else {
+          due.push_back({&account, &state, std::move(u)});
+        }
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      ar.selected = selected.size();
+      total += selected.size();
+      if (options.on_total) options.on_total(total);
+      for (const UserResult& r : decided) record(r);
+      queued += due.size();
+      queues.push_back(std::move(due));
+      cv.notify_all();
     }
-    if (!options.users.empty()) {
-      std::erase_if(selected, [&](const SelectedUser& u) { return !Contains(options.users, u.user_name, true); });
-    }
+  };
+  {
+    constexpr size_t kMaxListers = 16;
+    std::vector<std::thread> listers;
+    for (size_t i = 0; i < std::min(kMaxListers, to_list.size()); ++i) listers.emplace_back(lister);
+    for (std::thread& t : listers) t.join();
+  }
+  {
     std::lock_guard<std::mutex> lock(mu);
-    ar.selected = selected.size();
-    summary.accounts.push_back(std::move(ar));
-    for (SelectedUser& u : selected) queue.push_back({&account, &state, std::move(u)});
-    total += selected.size();
-    if (options.on_total) options.on_total(total);
-    cv.notify_all();
+    for (size_t i = 0; i < to_list.size(); ++i) {
+      if (!listed[i].name.empty()) summary.accounts.push_back(std::move(listed[i]));  // in the plan's order
+    }
   }
   {
     std::lock_guard<std::mutex> lock(mu);
@@ -296,8 +336,8 @@ RunSummary FleetRunner::Run(const RunOptions& options) {
   cv.notify_all();
   for (std::thread& t : workers) t.join();
 
-  summary.not_started = queue.size();
-  summary.interrupted = stopping() && (summary.not_started > 0 || listing_cut);
+  summary.not_started = queued;
+  summary.interrupted = stopping() && (summary.not_started > 0 || listing_cut.load());
   summary.finished = clock->Now();
   return summary;
 }

@@ -121,11 +121,22 @@ class FleetRunner {
   std::string caller_account_;  // the admin credentials' account, once asked (discovery)
 };
 
+// How one account's calls are paced. Every call (IAM, STS, Secrets Manager,
+// SSM, SNS) passes the account's adaptive limiter, dormant until a service
+// throttles, then as fast as it is let. IAM is one throttled API per account,
+// shared with everything else running there: its calls also pass a limiter
+// of their own at most the account's rate_limit (0: unlimited, adaptive).
+struct AccountLimiters {
+  AccountLimiters(Clock* clock, double rate_limit) : iam(clock, 0.5, rate_limit), all(clock, 0.5, 0) {}
+  aws::AdaptiveRateLimiter iam;
+  aws::AdaptiveRateLimiter all;
+};
+
 // The credentials and settings for working in `account`: the admin's own, or
 // an assumed role (cached, refreshed before expiry); the account's region;
-// paced by `limiter` (which outlives the result).
+// paced by `limiters` (which outlive the result).
 aws::ClientFactory AccountClientFactory(const aws::ClientFactory& admin, const Account& account,
-                                        aws::AdaptiveRateLimiter* limiter);
+                                        AccountLimiters* limiters);
 
 // Asks STS which account `clients` work in: the account id, or an error when
 // it is not the config's `account.id` (the role leads elsewhere) or the

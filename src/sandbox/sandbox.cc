@@ -161,8 +161,9 @@ aws::HttpResponse Sandbox::Handle(const aws::HttpRequest& request, net::Response
     ++calls_[account->account_id][std::string(SigningName(routed.service)) + ":" + routed.operation];
     if (routed.service == Service::kIam && options_.iam_rps_per_account > 0) {
       auto& bucket = iam_buckets_[account->account_id];
-      if (!bucket) bucket = std::make_unique<TokenBucket>(options_.iam_rps_per_account, 1.0);
+      if (!bucket) bucket = std::make_unique<TokenBucket>(options_.iam_rps_per_account, std::max(1.0, options_.iam_rps_per_account));
       if (!bucket->Take(now)) {
+        ++calls_[account->account_id]["throttled"];
         throttled_.fetch_add(1, std::memory_order_relaxed);
         return RenderError(routed, FaultError(routed, FaultDecision::Kind::kThrottled));
       }

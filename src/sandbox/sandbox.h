@@ -44,7 +44,8 @@ struct SandboxOptions {
   // working for this long.
   int consistency_ms = 0;
   // IAM's own per-account limit: IAM requests per second each account
-  // accepts (token bucket, burst 1); 0 = off. Excess answers Throttling.
+  // accepts (token bucket, burst max(1, rps): a second's worth); 0 = off.
+  // Excess answers Throttling.
   double iam_rps_per_account = 0;
   // How long a credential report takes to generate (GenerateCredentialReport
   // answers STARTED, then INPROGRESS until it is COMPLETE).
@@ -158,7 +159,8 @@ class Sandbox {
 
   // Authenticated requests per account and action ("iam:ListAccessKeys"),
   // counted whatever their outcome (also when IAM's per-account limit
-  // throttled them). What benchmarks and tests read as "calls per pass".
+  // throttled them; those are counted again under "throttled"). What
+  // benchmarks and tests read as "calls per pass".
   using CallCounts = std::map<std::string, std::map<std::string, uint64_t>>;
   CallCounts call_counts() const;
   void ResetCallCounts();
