@@ -16,7 +16,8 @@ from sandbox_fixture import (ACCOUNT, REGION, InteropTest, check, check_equal,  
 BULK_USERS = 120
 BULK_PATH = "/interop/bulk/"
 
-fixture = InteropTest("boto3", sys.argv)
+# Three member accounts: the Organizations scenario below (keyrotor sandbox --accounts).
+fixture = InteropTest("boto3", sys.argv, sandbox_args=("--accounts", "3"))
 fixture.isolate_this_process()  # before boto3 reads any AWS_* variable
 boto3 = require_debian_module("boto3")
 botocore = require_debian_module("botocore")
@@ -310,6 +311,62 @@ def _():
     expect_error(lambda: client("iam", unknown).get_user(), "InvalidClientTokenId", 403)
     expect_error(lambda: client("secretsmanager", unknown).get_secret_value(SecretId="interop/boto3/db"),
                  "UnrecognizedClientException", 400)
+
+
+@fixture.scenario("Organizations, AssumeRole into a member account, credential report, authorization details")
+def _():
+    # What keyrotor's discovery and bulk planning call, through boto3's own
+    # paginators and parsers (the CSV arrives as bytes: botocore decodes the
+    # base64 blob).
+    org = client("organizations")
+    pages = list(org.get_paginator("list_accounts").paginate(PaginationConfig={"PageSize": 2}))
+    ids = [a["Id"] for p in pages for a in p["Accounts"]]
+    check_equal(len(ids), 4, "accounts (management and three members) over pages")
+    check_equal(len(pages), 2, "ListAccounts pages of 2")
+    check_equal(ids[0], ACCOUNT, "the management account first")
+    # Debian's botocore 1.29 predates the State member; it reads the (now deprecated) Status.
+    check_equal(pages[0]["Accounts"][1]["Status"], "ACTIVE", "Status")
+    check_equal(org.describe_organization()["Organization"]["MasterAccountId"], ACCOUNT, "MasterAccountId")
+    root = org.list_roots()["Roots"][0]["Id"]
+    ous = org.list_organizational_units_for_parent(ParentId=root)["OrganizationalUnits"]
+    check_equal(sorted(o["Name"] for o in ous), ["Sandbox", "Workloads"], "OUs under the root")
+    expect_error(lambda: org.list_accounts_for_parent(ParentId="ou-zzzz-zzzzzzzz"), "ParentNotFoundException", 400)
+
+    member = ids[1]
+    role = "arn:aws:iam::%s:role/OrganizationAccountAccessRole" % member
+    creds = client("sts").assume_role(RoleArn=role, RoleSessionName="interop")["Credentials"]
+    fixture.remember_secret(creds["SecretAccessKey"], "the member role session's SecretAccessKey")
+    fixture.remember_secret(creds["SessionToken"], "the member role session's SessionToken")
+    session = boto3.session.Session(aws_access_key_id=creds["AccessKeyId"],
+                                    aws_secret_access_key=creds["SecretAccessKey"],
+                                    aws_session_token=creds["SessionToken"], region_name=REGION)
+    member_sts = session.client("sts", endpoint_url=fixture.sandbox.url, config=CONFIG)
+    check_equal(member_sts.get_caller_identity()["Account"], member, "the session acts in the member account")
+    member_iam = session.client("iam", endpoint_url=fixture.sandbox.url, config=CONFIG)
+    member_iam.create_user(UserName="member-only")
+    check_equal([u["UserName"] for u in member_iam.list_users()["Users"]], ["member-only"], "the member's own IAM")
+    expect_error(lambda: client("sts").assume_role(RoleArn="arn:aws:iam::%s:role/NoSuchRole" % member,
+                                                   RoleSessionName="interop"), "AccessDenied", 403)
+    expect_error(lambda: session.client("organizations", endpoint_url=fixture.sandbox.url, config=CONFIG)
+                 .list_accounts(), "AccessDeniedException", 400)
+
+    expect_error(lambda: iam.get_credential_report(), "ReportNotPresent", 410)
+    check_equal(iam.generate_credential_report()["State"], "STARTED", "GenerateCredentialReport")
+    check_equal(iam.generate_credential_report()["State"], "COMPLETE", "GenerateCredentialReport again")
+    report = iam.get_credential_report()
+    check_equal(report["ReportFormat"], "text/csv", "ReportFormat")
+    lines = report["Content"].decode().split("\n")
+    check(lines[0].startswith("user,arn,user_creation_time,"), "report header: %r" % lines[0][:40])
+    check(lines[1].startswith("<root_account>,"), "the root row first")
+    check(any(line.startswith("interop-bulk-000,") for line in lines), "a bulk user's row")
+
+    users = []
+    paginator = iam.get_paginator("get_account_authorization_details")
+    for page in paginator.paginate(Filter=["User", "Group"], PaginationConfig={"PageSize": 50}):
+        users += [u["UserName"] for u in page["UserDetailList"]]
+        check(isinstance(page["GroupDetailList"], list), "GroupDetailList is a list")
+    listed = [u["UserName"] for p in iam.get_paginator("list_users").paginate() for u in p["Users"]]
+    check_equal(users, listed, "GetAccountAuthorizationDetails users, in ListUsers' order")
 
 
 def _shifted_amz_date():
