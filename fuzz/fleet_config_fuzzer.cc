@@ -6,9 +6,11 @@
 //  - a refused file is InvalidArgument whose every problem starts with the
 //    path, "PATH:LINE: SETTING: ..." (or "PATH: ..." for a default that
 //    cannot be located), with LINE >= 1;
-//  - an accepted file has at least one account, unique account names, every
-//    selection's accounts resolve, selections are numbered in file order, and
-//    a regex exists exactly when its text was given.
+//  - an accepted file has at least one account (or an [organization] with a
+//    role to discover them), unique account names, every selection's accounts
+//    resolve (or, with [organization], are account ids), selections are
+//    numbered in file order, and a regex exists exactly when its text was
+//    given.
 #include <cstddef>
 #include <cstdint>
 #include <set>
@@ -44,7 +46,8 @@ void Run(std::string_view text) {
     }
     return;
   }
-  FUZZ_CHECK(!config->accounts.empty());
+  FUZZ_CHECK(!config->accounts.empty() || config->organization.enabled);
+  if (config->organization.enabled) FUZZ_CHECK(!config->organization.role_name.empty());
   FUZZ_CHECK(config->concurrency >= 1 && config->concurrency <= 256);
   std::set<std::string> names;
   for (const auto& account : config->accounts) {
@@ -54,7 +57,10 @@ void Run(std::string_view text) {
   for (size_t i = 0; i < config->selections.size(); ++i) {
     const keyrotor::fleet::Selection& sel = config->selections[i];
     FUZZ_CHECK(sel.index == i);
-    for (const std::string& a : sel.accounts) FUZZ_CHECK(config->FindAccount(a) != nullptr);
+    for (const std::string& a : sel.accounts) {
+      bool id = a.size() == 12 && a.find_first_not_of("0123456789") == std::string::npos;
+      FUZZ_CHECK(config->FindAccount(a) != nullptr || (config->organization.enabled && id));
+    }
     FUZZ_CHECK(sel.user_regex.has_value() || sel.user_regex_text.empty());
     FUZZ_CHECK(sel.exclude_regex.has_value() || sel.exclude_regex_text.empty());
     FUZZ_CHECK(sel.to_origins.size() == sel.options.destinations.size());

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -585,6 +586,19 @@ TEST_F(FleetCliTest, OrganizationAccountsAreDiscoveredListedPlannedAndRun) {
   ProcessResult one = Run({"plan", "--config", config, "--json", "--account", org->members[1]});
   EXPECT_EQ(one.exit_code, 0) << one.err;
   EXPECT_EQ(ParseRun(one.out).summary["users"], 5);
+  // The daemon's pass and the compliance report see the same accounts.
+  ProcessResult daemon = Run({"daemon", "--config", config, "--once", "--metrics-listen", "off"});
+  EXPECT_EQ(daemon.exit_code, 0) << daemon.out << daemon.err;
+  EXPECT_EQ(ParseRun(daemon.out).summary["users"], 15) << daemon.out;
+  ProcessResult report = Run({"report", "--config", config, "--format", "json"});
+  EXPECT_EQ(report.exit_code, 1) << report.err;  // findings: the old keys are still active (staged)
+  auto reported = nlohmann::json::parse(report.out, nullptr, false);
+  ASSERT_FALSE(reported.is_discarded()) << report.out;
+  std::set<std::string> report_accounts;
+  for (const auto& r : reported.is_array() ? reported : nlohmann::json::array({reported})) {
+    report_accounts.insert(r.value("account", ""));
+  }
+  EXPECT_EQ(report_accounts, std::set<std::string>(worked.begin(), worked.end())) << report.out.substr(0, 400);
   ExpectNoSecretInOutputs();
 }
 
