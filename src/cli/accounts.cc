@@ -25,16 +25,12 @@ int RunAccounts(const AccountsFlags& flags) {
     PrintFleetError(fleet.status(), flags.config);
     return kExitUsage;
   }
-  std::string caller;
-  if (fleet->config.organization.enabled) {
-    Result<std::string> id = fleet::IdentifyAccount(*fleet->admin, fleet::Account{});
-    if (!id.ok()) {
-      PrintError(id.status());
-      return kExitPartialFailure;
-    }
-    caller = *id;
+  Result<fleet::AccountPlan> planned = fleet::PlanAccountsForAdmin(fleet->config, *fleet->admin);
+  if (!planned.ok()) {
+    PrintError(planned.status());
+    return kExitPartialFailure;
   }
-  fleet::AccountPlan plan = fleet::PlanAccounts(fleet->config, *fleet->admin, caller);
+  const fleet::AccountPlan& plan = *planned;
   if (flags.json) {
     nlohmann::json out = {{"accounts", nlohmann::json::array()}, {"discovered", nlohmann::json::array()}};
     for (const fleet::Account& a : plan.accounts) {

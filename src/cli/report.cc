@@ -118,24 +118,15 @@ int RunFleetReport(const ReportFlags& flags, const EnvMap& env) {
     return kExitUsage;
   }
   // The accounts a pass would work in: configured, and discovered with [organization].
-  std::string caller;
-  if (fleet->config.organization.enabled) {
-    Result<std::string> id = fleet::IdentifyAccount(*fleet->admin, fleet::Account{});
-    if (!id.ok()) {
-      PrintError(id.status());
-      return kExitUsage;
-    }
-    caller = *id;
-  }
-  fleet::AccountPlan plan = fleet::PlanAccounts(fleet->config, *fleet->admin, caller);
-  if (!plan.discovery.ok()) {
-    PrintError(plan.discovery);
+  Result<fleet::AccountPlan> plan = fleet::PlanAccountsForAdmin(fleet->config, *fleet->admin);
+  if (!plan.ok() || !plan->discovery.ok()) {
+    PrintError(plan.ok() ? plan->discovery : plan.status());
     return kExitUsage;
   }
   std::deque<fleet::AccountLimiters> limiters;  // the clients keep pointers: stable addresses
   std::vector<ReportAccount> accounts;
   std::set<std::string> ids;
-  for (const fleet::Account& account : plan.accounts) {
+  for (const fleet::Account& account : plan->accounts) {
     auto named = [&](const std::string& n) { return n == account.name || (!account.id.empty() && n == account.id); };
     if (!flags.accounts.empty() && std::none_of(flags.accounts.begin(), flags.accounts.end(), named)) continue;
     limiters.emplace_back(fleet->admin->context().clock, account.rate_limit);

@@ -4,6 +4,7 @@
 #include <functional>
 
 #include "base/strings.h"
+#include "fleet/runner.h"
 
 namespace keyrotor::fleet {
 namespace {
@@ -135,6 +136,14 @@ AccountPlan PlanAccounts(const FleetConfig& config, const aws::ClientFactory& ad
     if (d.included) plan.accounts.push_back(AccountForDiscovered(config.organization, d, caller_account));
   }
   return plan;
+}
+
+Result<AccountPlan> PlanAccountsForAdmin(const FleetConfig& config, const aws::ClientFactory& admin) {
+  std::string caller;
+  if (config.organization.enabled) {
+    KR_ASSIGN_OR_RETURN(caller, IdentifyAccount(admin, Account{}));
+  }
+  return PlanAccounts(config, admin, caller);
 }
 
 }  // namespace keyrotor::fleet

@@ -46,6 +46,10 @@ struct AccountPlan {
 // the same id takes that entry's settings and name.
 AccountPlan PlanAccounts(const FleetConfig& config, const aws::ClientFactory& admin, const std::string& caller_account);
 
+// PlanAccounts for the admin credentials themselves: with [organization],
+// STS names their account first (an error when they do not work).
+Result<AccountPlan> PlanAccountsForAdmin(const FleetConfig& config, const aws::ClientFactory& admin);
+
 // The Account to work in for a discovered one: the role from [organization]
 // (or none for the caller's own account), its region and rate limit.
 Account AccountForDiscovered(const OrganizationSettings& settings, const DiscoveredAccount& discovered,
