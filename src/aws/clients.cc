@@ -32,6 +32,11 @@ Result<SsmClient> ClientFactory::Ssm() const {
   return SsmClient(context_, std::move(e));
 }
 
+Result<CloudTrailClient> ClientFactory::CloudTrail() const {
+  KR_ASSIGN_OR_RETURN(ServiceEndpoint e, Endpoint(Service::kCloudTrail));
+  return CloudTrailClient(context_, std::move(e));
+}
+
 Result<OrganizationsClient> ClientFactory::Organizations() const {
   KR_ASSIGN_OR_RETURN(ServiceEndpoint e, Endpoint(Service::kOrganizations));
   return OrganizationsClient(context_, std::move(e));

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "aws/client.h"
+#include "aws/cloudtrail.h"
 #include "aws/iam.h"
 #include "aws/organizations.h"
 #include "aws/secretsmanager.h"
@@ -26,6 +27,7 @@ class ClientFactory {
   Result<SsmClient> Ssm() const;
   Result<SnsClient> Sns() const;
   Result<OrganizationsClient> Organizations() const;
+  Result<CloudTrailClient> CloudTrail() const;  // in this factory's region (WithRegion for another)
   Result<ServiceEndpoint> Endpoint(Service service) const;
 
   // The same settings, signing with other credentials.

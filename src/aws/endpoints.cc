@@ -14,6 +14,7 @@ constexpr ServiceInfo kServices[] = {
     {Service::kSns, "sns", "SNS", "sns"},
     {Service::kSso, "awsssoportal", "SSO", "sso"},
     {Service::kOrganizations, "organizations", "ORGANIZATIONS", "organizations"},
+    {Service::kCloudTrail, "cloudtrail", "CLOUDTRAIL", "cloudtrail"},
 };
 
 std::string DnsSuffix(const std::string& region) {

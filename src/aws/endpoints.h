@@ -14,7 +14,7 @@
 namespace keyrotor::aws {
 
 // kSso is IAM Identity Center's portal (GetRoleCredentials), used unsigned.
-enum class Service { kIam, kSts, kSecretsManager, kSsm, kSns, kSso, kOrganizations };
+enum class Service { kIam, kSts, kSecretsManager, kSsm, kSns, kSso, kOrganizations, kCloudTrail };
 
 struct ServiceInfo {
   Service service;

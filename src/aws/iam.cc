@@ -222,6 +222,16 @@ Result<std::vector<Tag>> IamClient::ListUserTags(const std::string& user) {
   return tags;
 }
 
+Result<std::vector<AttachedPolicy>> IamClient::ListAttachedUserPolicies(const std::string& user) {
+  std::vector<AttachedPolicy> policies;
+  KR_RETURN_IF_ERROR(
+      Paginate("ListAttachedUserPolicies", {{"UserName", user}}, "AttachedPolicies", [&](pugi::xml_node m) {
+        policies.push_back({ChildText(m, "PolicyName"), ChildText(m, "PolicyArn")});
+        return Status::Ok();
+      }));
+  return policies;
+}
+
 Result<std::vector<IamGroup>> IamClient::ListGroupsForUser(const std::string& user) {
   std::vector<IamGroup> groups;
   KR_RETURN_IF_ERROR(Paginate("ListGroupsForUser", {{"UserName", user}}, "Groups", [&](pugi::xml_node m) {

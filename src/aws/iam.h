@@ -37,6 +37,12 @@ struct NewAccessKey {
   Secret secret_access_key;
 };
 
+// A managed policy attached to a user (ListAttachedUserPolicies).
+struct AttachedPolicy {
+  std::string policy_name;
+  std::string policy_arn;
+};
+
 struct AccessKeyLastUsed {
   std::string user_name;
   std::optional<TimePoint> last_used_date;  // absent: never used
@@ -106,6 +112,7 @@ class IamClient : public QueryClient {
   Status DeleteAccessKey(const std::string& user, const std::string& access_key_id);
   Result<AccessKeyLastUsed> GetAccessKeyLastUsed(const std::string& access_key_id);
   Result<std::vector<Tag>> ListUserTags(const std::string& user);
+  Result<std::vector<AttachedPolicy>> ListAttachedUserPolicies(const std::string& user);
   Result<std::vector<IamGroup>> ListGroupsForUser(const std::string& user);
   // The group's members.
   Result<std::vector<IamUser>> GetGroup(const std::string& group);

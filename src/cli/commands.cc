@@ -25,6 +25,7 @@ int Main(int argc, char** argv) {
   RegisterPolicyCommand(app);
   RegisterConfigCommand(app);
   RegisterAccountsCommand(app);
+  RegisterRespondCommand(app);
   RegisterRunCommands(app);
   RegisterDaemonCommand(app);
   RegisterManpageCommand(app);

@@ -66,6 +66,7 @@ void RegisterReportCommand(CLI::App& app);
 void RegisterPolicyCommand(CLI::App& app);
 void RegisterConfigCommand(CLI::App& app);
 void RegisterAccountsCommand(CLI::App& app);
+void RegisterRespondCommand(CLI::App& app);
 void RegisterRunCommands(CLI::App& app);  // plan, run
 void RegisterDaemonCommand(CLI::App& app);
 void RegisterManpageCommand(CLI::App& app);  // hidden: the build's man pages

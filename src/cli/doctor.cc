@@ -22,6 +22,11 @@ std::vector<std::string> ActionsFor(const std::string& feature) {
             // A fleet pass's bulk reads (docs/fleet.md): without them it falls back to per-user calls.
             "iam:GetAccountAuthorizationDetails", "iam:GenerateCredentialReport", "iam:GetCredentialReport"};
   }
+  if (feature == "respond") {
+    // keyrotor respond (docs/leak-response.md): the owner of a key, AWS's quarantine, CloudTrail's record.
+    return {"iam:GetAccessKeyLastUsed", "iam:ListAccessKeys", "iam:CreateAccessKey", "iam:UpdateAccessKey",
+            "iam:DeleteAccessKey", "iam:ListAttachedUserPolicies", "cloudtrail:LookupEvents"};
+  }
   if (feature == "organizations") {
     return {"organizations:DescribeOrganization", "organizations:ListRoots",
             "organizations:ListOrganizationalUnitsForParent", "organizations:ListAccountsForParent"};
@@ -103,8 +108,8 @@ void RegisterDoctorCommand(CLI::App& app) {
   cmd->add_option("--principal", flags->principal,
                   "Check this IAM user or role ARN (e.g. the one a scheduled run will use) instead of the caller");
   cmd->add_option("--check", flags->features,
-                  "Features to check: iam, secretsmanager, ssm, sns, organizations (repeatable)")
-      ->check(CLI::IsMember({"iam", "secretsmanager", "ssm", "sns", "organizations"}))
+                  "Features to check: iam, secretsmanager, ssm, sns, organizations, respond (repeatable)")
+      ->check(CLI::IsMember({"iam", "secretsmanager", "ssm", "sns", "organizations", "respond"}))
       ->capture_default_str();
   cmd->callback([flags] { throw CLI::RuntimeError(RunDoctor(*flags)); });
 }

@@ -13,6 +13,7 @@
 #include "engine/journal.h"
 #include "fleet/config.h"
 #include "fleet/daemon.h"
+#include "fleet/respond.h"
 #include "fleet/runner.h"
 
 namespace keyrotor::cli {
@@ -70,6 +71,16 @@ class RunPrinter {
 // one per user (the engine's outcome, its account_name and selection), and
 // {"summary": ...} at the end. A user's line is printed and flushed at once.
 void PrintUserResultLine(const fleet::UserResult& result);
+
+// Responses to exposed keys (keyrotor respond, the Lambda's AWS Health
+// events): each key's result, or why its account could not be worked in.
+struct ResponseBatch {
+  std::vector<fleet::ResponseResult> results;
+  std::vector<Status> errors;
+  bool failed = false;  // an error, a failed or locked user, or a notification owed
+};
+ResponseBatch RespondToKeys(fleet::Responder& responder, const std::vector<std::string>& keys,
+                            const std::string& account, const engine::ExposureRequest& base);
 std::string SummaryLine(const fleet::RunSummary& summary);
 
 // The exit status of a run: 0 ok, 1 a user or an account failed, or a

@@ -1,8 +1,10 @@
 // keyrotor lambda: the AWS Lambda custom runtime. Installed as `bootstrap`
 // in a deployment package (the `lambda-package` build target), the same
-// binary serves the classic rotation events {"action", "username"} and
+// binary serves the classic rotation events {"action", "username"},
 // scheduled events (EventBridge's {"source": "aws.events", ...}, or
-// {"action": "run"}), which run one pass over the bundled fleet config.
+// {"action": "run"}), which run one pass over the bundled fleet config, and
+// AWS Health events reporting an exposed key ({"source": "aws.health"}),
+// answered as `keyrotor respond --event` does.
 //
 // Settings come from the function's environment: KEYROTOR_STATE (the
 // journal; default /tmp/keyrotor/journal.db, which lives only as long as the
@@ -24,6 +26,7 @@
 #include "cli/engine_flags.h"
 #include "cli/fleet.h"
 #include "engine/classic_event.h"
+#include "engine/exposure.h"
 #include "lambda/runtime.h"
 
 namespace keyrotor::cli {
@@ -153,6 +156,12 @@ int RunLambda(const LambdaFlags& flags) {
                                                     scheduled_fleet->journal.get());
   }
 
+  // Exposed keys: the fleet config's accounts and selections when there is
+  // one, else the function's own account with the function's options.
+  fleet::Responder responder(scheduled_fleet ? &scheduled_fleet->config : nullptr,
+                             scheduled_fleet ? *scheduled_fleet->admin : *factory,
+                             scheduled_fleet ? scheduled_fleet->journal.get() : journal->get(), *options, {});
+
   Status served = lambda::ServeInvocations(
       runtime,
       [&](const lambda::Invocation& inv) -> Result<std::string> {
@@ -163,6 +172,26 @@ int RunLambda(const LambdaFlags& flags) {
                 "a scheduled run needs a fleet config: bundle keyrotor.toml with the function or set KEYROTOR_CONFIG");
           }
           return RunScheduled(*runner, inv);
+        }
+        if (engine::IsHealthEvent(event)) {
+          KR_ASSIGN_OR_RETURN(engine::ExposureEvent exposure, engine::ParseExposureEvent(inv.body));
+          engine::ExposureRequest request;
+          request.trigger = exposure.event_type;
+          request.event_id = exposure.event_arn;
+          request.reported = Clock::Real()->Now();
+          ResponseBatch batch = RespondToKeys(responder, exposure.access_key_ids, exposure.account, request);
+          nlohmann::json doc = nlohmann::json::array();
+          for (const fleet::ResponseResult& r : batch.results) {
+            fmt::print("{}\n", r.ToJson().dump());  // CloudWatch Logs
+            doc.push_back(r.ToJson());
+          }
+          std::fflush(stdout);
+          for (const Status& s : batch.errors) PrintError(s);
+          if (batch.failed) {
+            std::string why = batch.errors.empty() ? "a response failed or owes a notification" : batch.errors[0].ToString();
+            return Status::FailedPrecondition("exposed key response: " + why);
+          }
+          return doc.dump();
         }
         KR_ASSIGN_OR_RETURN(engine::ClassicEvent classic, engine::ParseClassicEvent(inv.body));
         KR_ASSIGN_OR_RETURN(engine::UserOutcome outcome, engine::HandleClassicEvent(classic, *factory, journal->get(),
@@ -195,9 +224,10 @@ void RegisterLambdaCommand(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "lambda",
       "Run as an AWS Lambda custom runtime (also when invoked as `bootstrap`): serve the classic rotation events "
-      "{\"action\": \"create\"|\"deactivate\"|\"delete\", \"username\": U} from AWS_LAMBDA_RUNTIME_API, and "
+      "{\"action\": \"create\"|\"deactivate\"|\"delete\", \"username\": U} from AWS_LAMBDA_RUNTIME_API, "
       "scheduled events (EventBridge, or {\"action\": \"run\"}) as one `run` over the fleet config in "
-      "KEYROTOR_CONFIG (default: keyrotor.toml in LAMBDA_TASK_ROOT)");
+      "KEYROTOR_CONFIG (default: keyrotor.toml in LAMBDA_TASK_ROOT), and AWS Health events reporting an exposed "
+      "key (as `keyrotor respond --event`)");
   // Tests stop the loop after a few events; in Lambda it runs until the environment is shut down.
   cmd->add_option("--max-invocations", flags->max_invocations)->group("");
   AddEngineFlags(*cmd, flags->engine, /*with_handover=*/false);

@@ -77,6 +77,9 @@ int RunSandbox(const SandboxFlags& flags) {
     fmt::print("member accounts (role OrganizationAccountAccessRole): {}\n", Join(org->members, ", "));
   }
   fmt::print("request counts per account and action: GET {}{}\n", (*server)->endpoint(), sandbox::kCallCountsPath);
+  // What AWS does on finding a key in public: quarantine its user, send the Health event (the answer).
+  fmt::print("expose a key (AWS quarantine + Health event for keyrotor respond --event -): POST {}{}?access_key_id=AKIA...\n",
+             (*server)->endpoint(), sandbox::kExposePath);
   fmt::print("admin user {} with key {}{}\n", admin.user, admin.access_key_id,
              flags.write_credentials.empty() ? " (use --write-credentials to get its secret into a profile)"
                                              : " written to profile '" + flags.admin_profile + "' in " +

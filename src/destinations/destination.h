@@ -48,6 +48,12 @@ class Destination {
   // back. Any other error: not restored (the engine retries a transient one on
   // later runs, then reports the destination as needing attention).
   virtual Status Restore(const KeyHandoff& key, const Secret& snapshot) = 0;
+  // Whether Snapshot reads back what the destination holds, so that Restore
+  // can put it back. A write-only destination (a CI system's secret, which
+  // its API never returns) cannot: once it may hold a new key, the engine
+  // keeps that key and retries the destinations instead of rolling back
+  // (docs/rotation.md, "Write-only destinations: rolling forward").
+  virtual bool ReadsBack() const { return true; }
 };
 
 struct DestinationOptions {

@@ -130,7 +130,7 @@ nlohmann::json RotationToJson(const RotationRecord& record) {
   // Stored by name, as before the kinds were typed: records on disk read back.
   nlohmann::json pending_events = nlohmann::json::array();
   for (notify::EventKind kind : record.pending_events) pending_events.push_back(notify::EventName(kind));
-  return {
+  nlohmann::json j = {
       {"id", record.id},
       {"account", record.account},
       {"user", record.user},
@@ -152,6 +152,23 @@ nlohmann::json RotationToJson(const RotationRecord& record) {
       {"notify", record.notify},
       {"pending_events", std::move(pending_events)},
   };
+  if (record.rolls_forward) j["rolls_forward"] = true;  // absent when false: records keep their shape
+  // Absent for ordinary rotations, so their records keep their shape.
+  if (record.exposure) {
+    const ExposureRecord& e = *record.exposure;
+    j["exposure"] = {{"order", ExposureOrderName(e.order)},
+                     {"delete_after_ms", e.delete_after.count()},
+                     {"lookup_window_ms", e.lookup_window.count()},
+                     {"lookup_regions", e.lookup_regions},
+                     {"trigger", e.trigger},
+                     {"event_id", e.event_id},
+                     {"reported_ms", ToMillis(e.reported)},
+                     {"deactivated_ms", ToMillis(e.deactivated)},
+                     {"reported_out", e.reported_out},
+                     {"activity", e.activity},
+                     {"quarantine_policies", e.quarantine_policies}};
+  }
+  return j;
 }
 
 Result<RotationRecord> RotationFromJson(const nlohmann::json& json) {
@@ -210,6 +227,34 @@ Result<RotationRecord> RotationFromJson(const nlohmann::json& json) {
     Result<notify::EventKind> kind = notify::ParseEventName(name);
     if (!kind.ok()) return Status::ParseError("field 'pending_events': " + kind.status().message());
     r.pending_events.push_back(*kind);
+  }
+  if (auto it = json.find("rolls_forward"); it != json.end()) {
+    if (!it->is_boolean()) return Status::ParseError("field 'rolls_forward' is not a boolean");
+    r.rolls_forward = it->get<bool>();
+  }
+  if (auto it = json.find("exposure"); it != json.end() && !it->is_null()) {
+    const nlohmann::json& e = *it;
+    if (!e.is_object()) return Status::ParseError("field 'exposure' is not a JSON object");
+    ExposureRecord x;
+    std::string order;
+    KR_RETURN_IF_ERROR(ReadString(e, "order", &order));
+    KR_ASSIGN_OR_RETURN(x.order, ParseExposureOrder(order));
+    for (auto [name, field] : {std::pair{"delete_after_ms", &x.delete_after}, std::pair{"lookup_window_ms", &x.lookup_window}}) {
+      auto v = e.find(name);
+      if (v == e.end() || !v->is_number_integer()) return Status::ParseError(std::string("field '") + name + "' is not an integer");
+      *field = Duration(v->get<int64_t>());
+    }
+    KR_RETURN_IF_ERROR(ReadStrings(e, "lookup_regions", &x.lookup_regions));
+    KR_RETURN_IF_ERROR(ReadString(e, "trigger", &x.trigger));
+    KR_RETURN_IF_ERROR(ReadString(e, "event_id", &x.event_id));
+    KR_RETURN_IF_ERROR(ReadTime(e, "reported_ms", &x.reported));
+    KR_RETURN_IF_ERROR(ReadTime(e, "deactivated_ms", &x.deactivated));
+    auto out = e.find("reported_out");
+    if (out == e.end() || !out->is_boolean()) return Status::ParseError("field 'reported_out' is not a boolean");
+    x.reported_out = out->get<bool>();
+    KR_RETURN_IF_ERROR(ReadString(e, "activity", &x.activity));
+    KR_RETURN_IF_ERROR(ReadStrings(e, "quarantine_policies", &x.quarantine_policies));
+    r.exposure = std::move(x);
   }
   return r;
 }

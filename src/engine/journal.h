@@ -52,6 +52,22 @@ struct DestinationProgress {
   int restore_attempts = 0;  // rollback: restores that failed in a way that may pass
 };
 
+// A rotation that responds to an exposed key (engine/exposure.h): the
+// exposed key is the record's old key, retired at once, whatever the mode.
+struct ExposureRecord {
+  ExposureOrder order = ExposureOrder::kRotateFirst;
+  Duration delete_after{0};     // after deactivation
+  Duration lookup_window{0};    // CloudTrail, back from `reported`
+  std::vector<std::string> lookup_regions;
+  std::string trigger;          // "AWS_RISK_CREDENTIALS_EXPOSED", ..., or "manual"
+  std::string event_id;         // the Health event's ARN, when one started it
+  TimePoint reported{};         // when keyrotor learned of the exposure
+  TimePoint deactivated{};      // when the exposed key stopped working for us (epoch: not yet)
+  bool reported_out = false;    // the activity was looked up and key_exposed owed
+  std::string activity;         // the CloudTrail summary (JSON text); never a secret
+  std::vector<std::string> quarantine_policies;  // AWS's quarantine policies on the user, left in place
+};
+
 struct RotationRecord {
   std::string id;  // random UUID; also the idempotency token for destination writes
   std::string account;
@@ -73,6 +89,10 @@ struct RotationRecord {
   std::vector<std::string> notify;          // notifier specs
   // Notifications owed (at least once) to this rotation's own notifiers.
   std::vector<notify::EventKind> pending_events;
+  std::optional<ExposureRecord> exposure;  // set for a response to an exposed key
+  // A write-only destination may hold the new key: the rotation no longer
+  // rolls back; a failed hand-over is retried until every destination holds it.
+  bool rolls_forward = false;
 };
 
 // One audited action: a JSON line in `keyrotor history`. Never a secret.

@@ -41,6 +41,18 @@ std::string ModeName(RotationMode mode) {
   return "unknown";
 }
 
+std::string ExposureOrderName(ExposureOrder order) {
+  return order == ExposureOrder::kDeactivateFirst ? "deactivate-first" : "rotate-first";
+}
+
+Result<ExposureOrder> ParseExposureOrder(std::string_view name) {
+  for (ExposureOrder o : {ExposureOrder::kRotateFirst, ExposureOrder::kDeactivateFirst}) {
+    if (ExposureOrderName(o) == name) return o;
+  }
+  return Status::InvalidArgument("unknown on_exposure \"" + std::string(name) +
+                                 "\" (expected rotate-first or deactivate-first)");
+}
+
 Result<RotationMode> ParseMode(std::string_view name) {
   for (RotationMode m : {RotationMode::kStaged, RotationMode::kImmediate, RotationMode::kDeleteFirst}) {
     if (ModeName(m) == name) return m;
@@ -109,6 +121,13 @@ Status Policy::Validate() const {
   KR_RETURN_IF_ERROR(RequireNonNegative("quiet_period", quiet_period));
   KR_RETURN_IF_ERROR(RequireNonNegative("force_after", force_after));
   KR_RETURN_IF_ERROR(RequireNonNegative("verify_timeout", verify_timeout));
+  KR_RETURN_IF_ERROR(RequireNonNegative("exposed_delete_after", exposed_delete_after));
+  KR_RETURN_IF_ERROR(RequireNonNegative("exposure_lookup_window", exposure_lookup_window));
+  // CloudTrail's event history reaches back 90 days.
+  if (exposure_lookup_window > Days(90)) {
+    return Status::InvalidArgument("exposure_lookup_window (" + FormatDuration(exposure_lookup_window) +
+                                   ") must be at most 90d: CloudTrail keeps 90 days of events");
+  }
   // The old key stays active for deactivate_after after its successor exists,
   // so a max_age not above it could never be honoured.
   if (max_age.count() != 0 && max_age <= deactivate_after) {

@@ -25,6 +25,14 @@ enum class RotationMode {
 std::string ModeName(RotationMode mode);  // "staged" | "immediate" | "delete-first"
 Result<RotationMode> ParseMode(std::string_view name);
 
+// How a response to an exposed key orders its steps (docs/leak-response.md).
+enum class ExposureOrder {
+  kRotateFirst,      // create, verify, hand over, then deactivate the exposed key at once: no outage
+  kDeactivateFirst,  // deactivate the exposed key first, then create, verify, hand over: an outage until then
+};
+std::string ExposureOrderName(ExposureOrder order);  // "rotate-first" | "deactivate-first"
+Result<ExposureOrder> ParseExposureOrder(std::string_view name);
+
 struct Policy {
   RotationMode mode = RotationMode::kStaged;
   Duration rotate_after = Days(90);      // an active key this old gets a successor
@@ -46,6 +54,17 @@ struct Policy {
   bool delete_unknown_inactive = false;
   // How long to wait for IAM to accept the new key before giving up on it.
   Duration verify_timeout = std::chrono::seconds(60);
+
+  // Responding to an exposed key (keyrotor respond, AWS Health events).
+  ExposureOrder on_exposure = ExposureOrder::kRotateFirst;
+  // The exposed key is deleted this long after it was deactivated (kept for
+  // an investigator meanwhile); 0 = at once.
+  Duration exposed_delete_after = std::chrono::hours(24);
+  // What the exposed key did: CloudTrail's events this far back from the report.
+  Duration exposure_lookup_window = std::chrono::hours(24);
+  // The regions whose CloudTrail history is read; empty: the account's
+  // region and us-east-1 (where IAM's events are).
+  std::vector<std::string> exposure_lookup_regions;
 
   // InvalidArgument naming the setting when the numbers contradict each other
   // (e.g. max_age not above deactivate_after).

@@ -77,6 +77,9 @@ UserOutcome Rotator::Run::Go() {
     resumed_ = true;
     go_on = true;
     DrainEvents();  // notifications an earlier run could not deliver
+    if (o_.exposure) go_on = JoinExposure();
+  } else if (o_.exposure) {
+    go_on = StartExposure();
   } else {
     go_on = o_.adopt_old_key_id.empty() ? Start() : Adopt();
   }
@@ -89,8 +92,14 @@ UserOutcome Rotator::Run::Go() {
       case RotationState::kStored: go_on = StepStored(); break;
       case RotationState::kOldDeactivated: go_on = StepOldDeactivated(); break;
       case RotationState::kRollingBack: go_on = StepRollingBack(); break;
-      case RotationState::kDone: go_on = Stop(Outcome::kCompleted, "rotation complete"); break;
-      case RotationState::kRolledBack: go_on = Stop(Outcome::kRolledBack, record_.last_error); break;
+      case RotationState::kDone:
+        ReportExposure();  // a response whose exposed key made room at the two-key limit
+        go_on = Stop(Outcome::kCompleted, "rotation complete");
+        break;
+      case RotationState::kRolledBack:
+        ReportExposure();
+        go_on = Stop(Outcome::kRolledBack, record_.last_error);
+        break;
     }
   }
   out_.rotation_id = record_.id;
@@ -296,6 +305,10 @@ void Rotator::Run::DrainEvents(RotationRecord& record) {
     event.message = kind == notify::EventKind::kRotationFailed || kind == notify::EventKind::kStepDeferred
                         ? record.last_error
                         : "";
+    if (kind == notify::EventKind::kKeyExposed && record.exposure) {
+      event.message = ExposureMessage(record);
+      event.details = ExposureDetails(record);
+    }
     const std::string name = notify::EventName(kind);
     bool delivered = true;
     for (const std::string& spec : record.notify) {

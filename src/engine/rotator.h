@@ -66,6 +66,17 @@ struct UserFacts {
   std::optional<std::vector<ReportedKey>> keys;
 };
 
+// A report that one of the user's keys is exposed (an AWS Health event, or a
+// person): the run responds instead of rotating on schedule (exposure.h,
+// docs/leak-response.md). The policy's on_exposure, exposed_delete_after and
+// exposure_lookup_* settings say how.
+struct ExposureRequest {
+  std::string access_key_id;
+  std::string trigger = "manual";  // the Health event type, or "manual"
+  std::string event_id;            // the Health event's ARN, if any
+  TimePoint reported{};            // when it was reported (epoch: now)
+};
+
 // What a caller may ask beyond the policy (the CLI's --force, the classic
 // Lambda events).
 struct StepOverrides {
@@ -84,6 +95,10 @@ struct StepOverrides {
   // Tags and groups read in bulk: a run starting a rotation uses them for the
   // exemptions instead of asking IAM again. Not owned; may be null.
   const UserFacts* facts = nullptr;
+  // Respond to this exposed key (not owned; may be null). A rotation in
+  // progress that retires the same key takes the response over; a second
+  // report of the same key joins the response in progress.
+  const ExposureRequest* exposure = nullptr;
 };
 
 struct UserOutcome {

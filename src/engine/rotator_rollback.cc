@@ -19,6 +19,21 @@ bool Rotator::Run::BeginRollback(const Status& why) {
   return true;
 }
 
+bool Rotator::Run::RollForward(const Status& why) {
+  if (opts_.dry_run) return Would("retry the hand-over: " + why.ToString());
+  std::string message = why.ToString() +
+                        "; rolling forward: a destination that cannot be read back may already hold new key " +
+                        record_.new_key_id + ", so it is kept (old key " + record_.old_key_id +
+                        " too) and the hand-over is retried by the next run";
+  // The owners hear of it once per distinct failure, not on every retry.
+  if (record_.last_error != message) Owe(notify::EventKind::kRotationFailed);
+  record_.last_error = message;
+  if (!SaveOrStop()) return false;
+  Audit("store", "deferred", record_.new_key_id, "", message);
+  DrainEvents();
+  return Stop(Outcome::kFailed, message);
+}
+
 bool Rotator::Run::StepRollingBack() {
   if (opts_.dry_run) return Would("finish abandoning rotation " + record_.id);
   destinations::KeyHandoff handoff = Handoff(Secret());

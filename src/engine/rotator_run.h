@@ -57,6 +57,10 @@ inline Status DeleteKey(aws::IamClient& iam, const std::string& user, const std:
 
 }  // namespace rotator_internal
 
+// The key_exposed notification of an exposure response (rotator_exposure.cc).
+nlohmann::json ExposureDetails(const RotationRecord& record);
+std::string ExposureMessage(const RotationRecord& record);
+
 // One run over one user. Each Step* method either moves record_ to its next
 // state (saved before the side effect that follows it) and returns true, or
 // fills out_ and returns false to end the run.
@@ -79,6 +83,16 @@ class Rotator::Run {
 
   bool Start();
   bool Adopt();
+  // Responding to an exposed key (rotator_exposure.cc).
+  bool StartExposure();
+  bool JoinExposure();
+  ExposureRecord NewExposureRecord() const;
+  // StepPlanned's part: deactivate-first, and the exposed key making room at the two-key limit.
+  bool RetireExposedBeforeCreating(std::vector<aws::AccessKeyMetadata>& keys);
+  // StepStored's part: the exposed key deactivated at once, no guard.
+  bool RetireExposedAfterStoring();
+  // Reads CloudTrail, notes the quarantine, owes key_exposed: once per response.
+  void ReportExposure();
   bool StepPlanned();
   bool StepKeyCreated();
   bool StepVerified();
@@ -116,6 +130,11 @@ class Rotator::Run {
     return Stop(Outcome::kProgressed, "dry run: nothing changed");
   }
   bool BeginRollback(const Status& why);
+  // A hand-over failed after a write-only destination may have taken the new
+  // key: keep the key (and the old one), retry on the next run, tell the owners once.
+  bool RollForward(const Status& why);
+  // BeginRollback, unless the rotation rolls forward.
+  bool Abandon(const Status& why) { return record_.rolls_forward ? RollForward(why) : BeginRollback(why); }
   // Ends a rollback's run early, to be resumed by the next run; unlike Fail it
   // keeps record_.last_error, the reason the rotation was abandoned.
   bool RetryLater(const std::string& why) {

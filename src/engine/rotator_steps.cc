@@ -36,7 +36,8 @@ bool Rotator::Run::StepPlanned() {
           deleted.ok() ? "a key created by an interrupted run; its secret was never stored" : deleted.ToString());
     if (!deleted.ok()) return Fail(deleted.WithContext("deleting orphan key " + k.access_key_id));
   }
-  if (record_.mode == RotationMode::kDeleteFirst) {
+  if (record_.exposure && !RetireExposedBeforeCreating(keys)) return false;
+  if (record_.mode == RotationMode::kDeleteFirst && !record_.exposure) {
     if (const aws::AccessKeyMetadata* old = FindKey(keys, record_.old_key_id)) {
       Status deleted = DeleteKey(*iam_, user(), old->access_key_id);
       if (!deleted.ok()) return Fail(deleted.WithContext("deleting the old key first"));
@@ -122,31 +123,50 @@ bool Rotator::Run::StepKeyCreated() {
 bool Rotator::Run::StepVerified() {
   if (opts_.dry_run) return Would("hand new key " + record_.new_key_id + " to its destinations");
   Result<Secret> secret = NewSecret();
-  if (!secret.ok()) return BeginRollback(secret.status());
+  if (!secret.ok()) return Abandon(secret.status());
   destinations::KeyHandoff handoff = Handoff(*secret);
-  for (size_t i = 0; i < record_.destinations.size(); ++i) {
-    DestinationProgress& d = record_.destinations[i];
-    if (d.step == Step::kWritten) continue;
+  std::vector<std::unique_ptr<destinations::Destination>> made(record_.destinations.size());
+  for (size_t i = 0; i < made.size(); ++i) {
+    if (record_.destinations[i].step == Step::kWritten) continue;
     Result<std::unique_ptr<destinations::Destination>> dest =
-        destinations::MakeDestination(d.spec, r_.admin_, opts_.destination_options);
-    if (!dest.ok()) return BeginRollback(dest.status());
+        destinations::MakeDestination(record_.destinations[i].spec, r_.admin_, opts_.destination_options);
+    if (!dest.ok()) return Abandon(dest.status());
+    made[i] = std::move(dest).value();
+  }
+  // Destinations that can be read back first, write-only ones last: a failure
+  // among the first still rolls back cleanly, because no write-only
+  // destination has been touched yet (docs/rotation.md).
+  std::vector<size_t> order;
+  for (size_t i = 0; i < made.size(); ++i) {
+    if (made[i] && made[i]->ReadsBack()) order.push_back(i);
+  }
+  for (size_t i = 0; i < made.size(); ++i) {
+    if (made[i] && !made[i]->ReadsBack()) order.push_back(i);
+  }
+  for (size_t i : order) {
+    DestinationProgress& d = record_.destinations[i];
+    destinations::Destination& dest = *made[i];
     if (d.step == Step::kPending) {
       // What the destination holds now, kept (sealed) before we overwrite it,
       // so an abandoned rotation can put it back even after a crash.
-      Result<Secret> snapshot = (*dest)->Snapshot(handoff);
-      if (!snapshot.ok()) return BeginRollback(snapshot.status().WithContext("reading " + d.spec));
+      Result<Secret> snapshot = dest.Snapshot(handoff);
+      if (!snapshot.ok()) return Abandon(snapshot.status().WithContext("reading " + d.spec));
       d.step = Step::kSnapshotted;
+      // From its first write on, a write-only destination may hold the new
+      // key (a write whose answer was lost included): no rollback after this.
+      if (!dest.ReadsBack() && !record_.rolls_forward) record_.rolls_forward = true;
       if (!SaveOrStop({.put = {{UndoSlot(i), &*snapshot}}})) return false;
     }
-    Status put = (*dest)->Put(handoff);
+    Status put = dest.Put(handoff);
     if (!put.ok()) {
       Audit("store", "failed", record_.new_key_id, "", d.spec + ": " + put.ToString());
-      return BeginRollback(put.WithContext("storing the new key in " + d.spec));
+      return Abandon(put.WithContext("storing the new key in " + d.spec));
     }
     d.step = Step::kWritten;
     if (!SaveOrStop()) return false;
     Audit("store", "ok", record_.new_key_id, "", d.spec);
   }
+  if (record_.rolls_forward) record_.last_error.clear();  // rolled forward: every destination holds it now
   record_.state = RotationState::kStored;
   record_.handed_out = Now();
   Owe(notify::EventKind::kKeyCreated);
@@ -163,6 +183,7 @@ bool Rotator::Run::StepVerified() {
 }
 
 bool Rotator::Run::StepStored() {
+  if (record_.exposure) return RetireExposedAfterStoring();
   if (record_.mode != RotationMode::kStaged) {
     if (record_.mode == RotationMode::kImmediate && !record_.old_key_id.empty()) {
       if (opts_.dry_run) return Would("delete old key " + record_.old_key_id);
@@ -239,10 +260,16 @@ bool Rotator::Run::StepStored() {
 }
 
 bool Rotator::Run::StepOldDeactivated() {
-  TimePoint due = record_.old_deactivated + policy_.delete_after;
+  Duration after = policy_.delete_after;
+  TimePoint due = record_.old_deactivated + after;
+  if (record_.exposure) {
+    ReportExposure();
+    after = record_.exposure->delete_after;
+    due = record_.exposure->deactivated + after;
+  }
   if (!o_.delete_now && Now() < due) {
     return NotDue(due, "old key " + record_.old_key_id + " is inactive; deleted " +
-                           FormatDuration(policy_.delete_after) + " after deactivation");
+                           FormatDuration(after) + " after deactivation");
   }
   Result<std::vector<aws::AccessKeyMetadata>> keys = ListKeys();
   if (!keys.ok()) return Fail(keys.status().WithContext("listing the user's keys"));

@@ -55,6 +55,16 @@ Result<EngineOptions> ResolveEngineSettings(const EngineSettings& s, const EnvMa
   problems.Parse("quiet_period", ParseDuration(s.quiet_period), p.quiet_period);
   problems.Parse("force_after", ParseDuration(s.force_after), p.force_after);
   problems.Parse("verify_timeout", ParseDuration(s.verify_timeout), p.verify_timeout);
+  problems.Parse("on_exposure", ParseExposureOrder(s.on_exposure), p.on_exposure);
+  problems.Parse("exposed_delete_after", ParseDuration(s.exposed_delete_after), p.exposed_delete_after);
+  problems.Parse("exposure_lookup_window", ParseDuration(s.exposure_lookup_window), p.exposure_lookup_window);
+  for (const std::string& region : s.exposure_lookup_regions) {
+    bool valid = !region.empty() && std::all_of(region.begin(), region.end(), [](unsigned char c) {
+      return std::islower(c) || std::isdigit(c) || c == '-';
+    });
+    if (!valid) problems.Add("exposure_lookup_regions", Status::InvalidArgument("'" + region + "' is not a region name"));
+  }
+  p.exposure_lookup_regions = s.exposure_lookup_regions;
   p.exempt_tags.clear();
   for (const std::string& t : s.exempt_tags) {
     size_t eq = t.find('=');

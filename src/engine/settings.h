@@ -23,6 +23,11 @@ struct EngineSettings {
   std::string quiet_period = "24h";
   std::string force_after = "30d";
   std::string verify_timeout = "60s";
+  // Responding to an exposed key (keyrotor respond, AWS Health events).
+  std::string on_exposure = "rotate-first";
+  std::string exposed_delete_after = "24h";
+  std::string exposure_lookup_window = "24h";
+  std::vector<std::string> exposure_lookup_regions;
   std::vector<std::string> exempt_tags = {"keyrotor:exempt=true"};
   std::vector<std::string> exempt_groups;
   bool delete_unknown_inactive = false;

@@ -23,7 +23,8 @@ namespace {
 const std::vector<std::string_view> kPolicyKeys = {
     "mode", "rotate_after", "deactivate_after", "delete_after", "max_age", "quiet_period", "force_after",
     "verify_timeout", "exempt_tags", "exempt_groups", "delete_unknown_inactive", "to", "notify", "value_template",
-    "kms_key_id", "vault_key_file", "webhook_secret_file", "exec_timeout"};
+    "kms_key_id", "vault_key_file", "webhook_secret_file", "exec_timeout", "on_exposure", "exposed_delete_after",
+    "exposure_lookup_window", "exposure_lookup_regions"};
 const std::vector<std::string_view> kTopKeys = {"state",    "concurrency", "planning",  "schedule",
                                                 "policy",   "accounts",    "selection", "organization"};
 const std::vector<std::string_view> kOrganizationKeys = {
@@ -459,6 +460,9 @@ class Parser {
         {"quiet_period", &engine::EngineSettings::quiet_period},
         {"force_after", &engine::EngineSettings::force_after},
         {"verify_timeout", &engine::EngineSettings::verify_timeout},
+        {"on_exposure", &engine::EngineSettings::on_exposure},
+        {"exposed_delete_after", &engine::EngineSettings::exposed_delete_after},
+        {"exposure_lookup_window", &engine::EngineSettings::exposure_lookup_window},
         {"kms_key_id", &engine::EngineSettings::kms_key_id},
         {"exec_timeout", &engine::EngineSettings::exec_timeout},
     };
@@ -488,6 +492,7 @@ class Parser {
     const std::vector<std::pair<std::string_view, std::vector<std::string> engine::EngineSettings::*>> lists = {
         {"exempt_tags", &engine::EngineSettings::exempt_tags},
         {"exempt_groups", &engine::EngineSettings::exempt_groups},
+        {"exposure_lookup_regions", &engine::EngineSettings::exposure_lookup_regions},
         {"to", &engine::EngineSettings::to},
         {"notify", &engine::EngineSettings::notify},
     };

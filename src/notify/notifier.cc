@@ -10,12 +10,13 @@
 namespace keyrotor::notify {
 namespace {
 
-constexpr std::array<std::pair<EventKind, const char*>, 5> kEventNames = {{
+constexpr std::array<std::pair<EventKind, const char*>, 6> kEventNames = {{
     {EventKind::kKeyCreated, "key_created"},
     {EventKind::kOldKeyDeactivated, "old_key_deactivated"},
     {EventKind::kOldKeyDeleted, "old_key_deleted"},
     {EventKind::kStepDeferred, "step_deferred"},
     {EventKind::kRotationFailed, "rotation_failed"},
+    {EventKind::kKeyExposed, "key_exposed"},
 }};
 
 }  // namespace
@@ -33,11 +34,11 @@ Result<EventKind> ParseEventName(std::string_view name) {
   }
   return Status::InvalidArgument("unknown notification event '" + std::string(name) +
                                  "' (expected key_created, old_key_deactivated, old_key_deleted, step_deferred or "
-                                 "rotation_failed)");
+                                 "rotation_failed, key_exposed)");
 }
 
 nlohmann::json EventToJson(const Event& event) {
-  return {{"event", EventName(event.kind)},
+  nlohmann::json j = {{"event", EventName(event.kind)},
           {"time", FormatIso8601(event.time)},
           {"rotation_id", event.rotation_id},
           {"account", event.account},
@@ -45,6 +46,8 @@ nlohmann::json EventToJson(const Event& event) {
           {"new_access_key_id", event.new_access_key_id},
           {"old_access_key_id", event.old_access_key_id},
           {"message", event.message}};
+  if (!event.details.is_null()) j["details"] = event.details;
+  return j;
 }
 
 Result<std::unique_ptr<Notifier>> MakeNotifier(std::string_view spec, const aws::ClientFactory& aws,

@@ -23,6 +23,7 @@ enum class EventKind {
   kOldKeyDeleted,
   kStepDeferred,       // the old key is still in use: deactivation waits
   kRotationFailed,     // the rotation was abandoned or a step failed
+  kKeyExposed,         // a response to an exposed key: what the key did and what keyrotor did about it
 };
 std::string EventName(EventKind kind);  // "key_created", "old_key_deactivated", ...
 Result<EventKind> ParseEventName(std::string_view name);
@@ -36,9 +37,12 @@ struct Event {
   std::string new_access_key_id;
   std::string old_access_key_id;
   std::string message;  // for people; never a secret
+  // key_exposed: {"exposed_access_key_id", "trigger", "on_exposure", "actions", "quarantine_policies",
+  // "activity": {...}}; null for the other events. Never a secret.
+  nlohmann::json details;
 };
 // {"event": "key_created", "time": "...", "rotation_id": ..., "account": ..., "user": ...,
-//  "new_access_key_id": ..., "old_access_key_id": ..., "message": ...}
+//  "new_access_key_id": ..., "old_access_key_id": ..., "message": ..., "details"?: {...}}
 nlohmann::json EventToJson(const Event& event);
 
 class Notifier {

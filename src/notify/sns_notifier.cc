@@ -67,6 +67,9 @@ std::string EventSubject(const Event& event) {
     case EventKind::kRotationFailed:
       what = "key rotation failed for ";
       break;
+    case EventKind::kKeyExposed:
+      what = "EXPOSED access key of ";
+      break;
   }
   std::string subject = "keyrotor: " + what + event.user;
   // SNS rejects a subject with control or non-ASCII characters, or over 100.
@@ -103,6 +106,11 @@ std::string EventText(const Event& event) {
       break;
     case EventKind::kRotationFailed:
       text = "keyrotor could not rotate the access key of " + who + ".";
+      break;
+    case EventKind::kKeyExposed:
+      text = "The access key " + KeyOrUnknown(event.old_access_key_id) + " of " + who +
+             " was reported exposed. keyrotor responded: " +
+             (event.new_access_key_id.empty() ? std::string("no new key") : "new key " + event.new_access_key_id) + ".";
       break;
   }
   if (!event.rotation_id.empty()) text += " (rotation " + event.rotation_id + ")";

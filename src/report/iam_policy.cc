@@ -152,10 +152,14 @@ std::string BuildPolicyJson(const PolicyFeatures& features) {
   statements.push_back(
       Statement("KeyrotorUserAccessKeys",
                 {"iam:ListAccessKeys", "iam:CreateAccessKey", "iam:UpdateAccessKey", "iam:DeleteAccessKey",
-                 "iam:GetAccessKeyLastUsed", "iam:ListUserTags", "iam:ListGroupsForUser", "iam:GetUser"},
+                 "iam:GetAccessKeyLastUsed", "iam:ListUserTags", "iam:ListGroupsForUser", "iam:GetUser",
+                 "iam:ListAttachedUserPolicies"},
                 {"arn:aws:iam::*:user/*"}));
   // Exempt groups are read with GetGroup.
   statements.push_back(Statement("KeyrotorReadGroups", {"iam:GetGroup"}, {"arn:aws:iam::*:group/*"}));
+  // keyrotor respond tells what an exposed key did from CloudTrail's event
+  // history (docs/leak-response.md); LookupEvents has no resource type.
+  statements.push_back(Statement("KeyrotorExposureActivity", {"cloudtrail:LookupEvents"}, {"*"}));
   // sts:GetCallerIdentity (key verification, the account id) needs no
   // permission: AWS answers it for any valid credentials, and an explicit
   // Deny cannot stop it (STS API reference, GetCallerIdentity).

@@ -32,7 +32,10 @@ TEST(IamPolicyJsonTest, IamOnlyWhenNothingElseIsConfigured) {
                                  {}});
   EXPECT_EQ(p["Version"], "2012-10-17");
   EXPECT_EQ(Sids(p), (std::vector<std::string>{"KeyrotorListUsers", "KeyrotorAccountReports", "KeyrotorUserAccessKeys",
-                                               "KeyrotorReadGroups"}));
+                                               "KeyrotorReadGroups", "KeyrotorExposureActivity"}));
+  EXPECT_EQ(StatementBySid(p, "KeyrotorExposureActivity"),
+            Json::parse(R"({"Sid": "KeyrotorExposureActivity", "Effect": "Allow",
+                            "Action": ["cloudtrail:LookupEvents"], "Resource": "*"})"));
   EXPECT_EQ(StatementBySid(p, "KeyrotorAccountReports"),
             Json::parse(R"({"Sid": "KeyrotorAccountReports", "Effect": "Allow",
                             "Action": ["iam:GenerateCredentialReport", "iam:GetAccountAuthorizationDetails",
@@ -44,14 +47,14 @@ TEST(IamPolicyJsonTest, IamOnlyWhenNothingElseIsConfigured) {
   EXPECT_EQ(StatementBySid(p, "KeyrotorUserAccessKeys"),
             Json::parse(R"({"Sid": "KeyrotorUserAccessKeys", "Effect": "Allow",
                             "Action": ["iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:GetAccessKeyLastUsed",
-                                       "iam:GetUser", "iam:ListAccessKeys", "iam:ListGroupsForUser",
-                                       "iam:ListUserTags", "iam:UpdateAccessKey"],
+                                       "iam:GetUser", "iam:ListAccessKeys", "iam:ListAttachedUserPolicies",
+                                       "iam:ListGroupsForUser", "iam:ListUserTags", "iam:UpdateAccessKey"],
                             "Resource": "arn:aws:iam::*:user/*"})"));
   EXPECT_EQ(StatementBySid(p, "KeyrotorReadGroups"),
             Json::parse(R"({"Sid": "KeyrotorReadGroups", "Effect": "Allow", "Action": ["iam:GetGroup"],
                             "Resource": "arn:aws:iam::*:group/*"})"));
   std::string text = BuildPolicyJson(PolicyFeatures{});
-  for (const char* service : {"secretsmanager:", "ssm:", "kms:", "sns:", "sts:"}) {
+  for (const char* service : {"secretsmanager:", "ssm:", "kms:", "sns:", "sts:", "organizations:"}) {
     EXPECT_EQ(text.find(service), std::string::npos) << service;
   }
 }
@@ -76,8 +79,8 @@ TEST(IamPolicyJsonTest, SsmSnsKmsAndRoles) {
                                  {"arn:aws:iam::111111111111:role/keyrotor", "arn:aws:iam::222222222222:role/keyrotor"},
                                  {"1234abcd-12ab-34cd-56ef-1234567890ab"}});
   EXPECT_EQ(Sids(p), (std::vector<std::string>{"KeyrotorListUsers", "KeyrotorAccountReports", "KeyrotorUserAccessKeys",
-                                               "KeyrotorReadGroups", "KeyrotorSsmParameters", "KeyrotorKmsKeys", "KeyrotorSnsPublish",
-                                               "KeyrotorAssumeRoles"}));
+                                               "KeyrotorReadGroups", "KeyrotorExposureActivity", "KeyrotorSsmParameters",
+                                               "KeyrotorKmsKeys", "KeyrotorSnsPublish", "KeyrotorAssumeRoles"}));
   EXPECT_EQ(StatementBySid(p, "KeyrotorSsmParameters"),
             Json::parse(R"({"Sid": "KeyrotorSsmParameters", "Effect": "Allow",
                             "Action": ["ssm:GetParameter", "ssm:PutParameter"],

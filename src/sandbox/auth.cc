@@ -154,6 +154,7 @@ Status AccessDenied(Service service, const Principal& caller, std::string_view a
     case Service::kSecretsManager:
     case Service::kSsm:
     case Service::kOrganizations:
+    case Service::kCloudTrail:
       return ApiError(400, "AccessDeniedException", std::move(message));
     default:
       return ApiError(403, "AccessDenied", std::move(message));

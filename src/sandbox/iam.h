@@ -40,6 +40,10 @@ Result<Reply> GetAccessKeyLastUsed(OpContext& ctx, const RoutedRequest& request)
 Result<Reply> GenerateCredentialReport(OpContext& ctx, const RoutedRequest& request);
 Result<Reply> GetCredentialReport(OpContext& ctx, const RoutedRequest& request);
 Result<Reply> GetAccountAuthorizationDetails(OpContext& ctx, const RoutedRequest& request);
+// Managed policies on users (iam_policies.cc)
+Result<Reply> AttachUserPolicy(OpContext& ctx, const RoutedRequest& request);
+Result<Reply> DetachUserPolicy(OpContext& ctx, const RoutedRequest& request);
+Result<Reply> ListAttachedUserPolicies(OpContext& ctx, const RoutedRequest& request);
 // Policy simulation
 Result<Reply> SimulatePrincipalPolicy(OpContext& ctx, const RoutedRequest& request);
 

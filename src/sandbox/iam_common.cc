@@ -198,6 +198,9 @@ Operation FindIamOperation(std::string_view name) {
       {"GenerateCredentialReport", iam::GenerateCredentialReport},
       {"GetCredentialReport", iam::GetCredentialReport},
       {"GetAccountAuthorizationDetails", iam::GetAccountAuthorizationDetails},
+      {"AttachUserPolicy", iam::AttachUserPolicy},
+      {"DetachUserPolicy", iam::DetachUserPolicy},
+      {"ListAttachedUserPolicies", iam::ListAttachedUserPolicies},
   };
   auto it = kOperations.find(name);
   return it == kOperations.end() ? nullptr : it->second;

@@ -3,6 +3,8 @@
 // step's failure is an AWS error document in the routed service's protocol.
 #include "sandbox/sandbox.h"
 
+#include <ctime>
+
 #include "base/crypto.h"
 #include "base/strings.h"
 #include "sandbox/auth.h"
@@ -77,6 +79,16 @@ State* SignerAccount(World& world, State* home, const std::string& access_key_id
   return home;
 }
 
+// "Sat, 05 Jun 2016 15:10:09 GMT": how AWS Health's EventBridge events write startTime.
+std::string FormatHealthTime(TimePoint t) {
+  std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  size_t n = std::strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return std::string(buf, n);
+}
+
 aws::HttpResponse JsonResponse(int status, const nlohmann::json& body) {
   aws::HttpResponse response;
   response.status = status;
@@ -100,6 +112,22 @@ Sandbox::Sandbox(SandboxOptions options)
 Sandbox::~Sandbox() = default;
 
 aws::HttpResponse Sandbox::Handle(const aws::HttpRequest& request, net::ResponseControl& control) {
+  if (Result<aws::Url> url = aws::ParseUrl(request.url); url.ok() && url->path == kExposePath) {
+    // POST /keyrotor-sandbox/expose?access_key_id=AKIA...[&event_type=...]
+    std::string key_id, event_type = "AWS_RISK_CREDENTIALS_EXPOSED";
+    for (const std::string& pair : Split(url->query, '&')) {
+      size_t eq = pair.find('=');
+      std::string name = pair.substr(0, eq), value = eq == std::string::npos ? "" : UriDecode(pair.substr(eq + 1));
+      if (name == "access_key_id") key_id = value;
+      if (name == "event_type") event_type = value;
+    }
+    if (request.method != "POST") return JsonResponse(405, {{"message", "POST only"}});
+    Result<std::string> event = ExposeKey(key_id, event_type);
+    if (!event.ok()) return JsonResponse(404, {{"message", event.status().message()}});
+    aws::HttpResponse response = JsonResponse(200, nlohmann::json::object());
+    response.body = *event + "\n";
+    return response;
+  }
   if (Result<aws::Url> url = aws::ParseUrl(request.url); url.ok() && url->path == kCallCountsPath) {
     if (request.method == "DELETE") {
       ResetCallCounts();
@@ -155,25 +183,43 @@ aws::HttpResponse Sandbox::Handle(const aws::HttpRequest& request, net::Response
   Operation operation = FindOperation(routed.service, routed.operation);
   if (!operation) return RenderError(routed, UnknownOperation(routed));
 
+  // Where CloudTrail says the call came from: loopback, unless a test plays
+  // a caller elsewhere (an attacker using an exposed key).
+  const std::string* source_ip_header = aws::FindHeader(request.headers, kSourceIpHeader);
+  std::string source_ip = source_ip_header ? *source_ip_header : "127.0.0.1";
   std::optional<Result<Reply>> reply;
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++calls_[account->account_id][std::string(SigningName(routed.service)) + ":" + routed.operation];
-    if (routed.service == Service::kIam && options_.iam_rps_per_account > 0) {
-      auto& bucket = iam_buckets_[account->account_id];
-      if (!bucket) bucket = std::make_unique<TokenBucket>(options_.iam_rps_per_account, std::max(1.0, options_.iam_rps_per_account));
-      if (!bucket->Take(now)) {
-        ++calls_[account->account_id]["throttled"];
-        throttled_.fetch_add(1, std::memory_order_relaxed);
-        return RenderError(routed, FaultError(routed, FaultDecision::Kind::kThrottled));
-      }
+    auto throttled = [&](std::unique_ptr<TokenBucket>& bucket, double rps) {
+      if (!bucket) bucket = std::make_unique<TokenBucket>(rps, std::max(1.0, rps));
+      if (bucket->Take(now)) return false;
+      ++calls_[account->account_id]["throttled"];
+      throttled_.fetch_add(1, std::memory_order_relaxed);
+      return true;
+    };
+    if (routed.service == Service::kIam && options_.iam_rps_per_account > 0 &&
+        throttled(iam_buckets_[account->account_id], options_.iam_rps_per_account)) {
+      return RenderError(routed, FaultError(routed, FaultDecision::Kind::kThrottled));
+    }
+    // LookupEvents: 2 requests per second per account and region (CloudTrail's quota).
+    if (routed.service == Service::kCloudTrail && routed.operation == "LookupEvents" &&
+        options_.cloudtrail_lookup_rps > 0 &&
+        throttled(lookup_buckets_[account->account_id + "/" + region], options_.cloudtrail_lookup_rps)) {
+      return RenderError(routed, FaultError(routed, FaultDecision::Kind::kThrottled));
     }
     std::string action = std::string(SigningName(routed.service)) + ":" + routed.operation;
     if (account->denied_actions.count(action)) {
       Status denied = AccessDenied(routed.service, caller, action, "*");
       std::string message = "User: " + caller.arn + " is not authorized to perform: " + action +
                             " with an explicit deny in a service control policy";
-      return RenderError(routed, ApiError(denied.aws()->http_status, denied.aws()->code, message));
+      reply.emplace(ApiError(denied.aws()->http_status, denied.aws()->code, message));
+    } else if (std::string policy = QuarantineDenial(*account, caller, action); !policy.empty()) {
+      // What AWS answers a quarantined user's key (the AWSCompromisedKeyQuarantine policies).
+      Status denied = AccessDenied(routed.service, caller, action, "*");
+      std::string message = "User: " + caller.arn + " is not authorized to perform: " + action + " on resource: " +
+                            caller.arn + " with an explicit deny in an identity-based policy: " + policy;
+      reply.emplace(ApiError(denied.aws()->http_status, denied.aws()->code, message));
     }
     if (caller.IsUser()) {
       // GetAccessKeyLastUsed reports every authenticated use of a long-term key.
@@ -181,8 +227,12 @@ aws::HttpResponse Sandbox::Handle(const aws::HttpRequest& request, net::Response
         it->second.last_used = KeyUse{now, std::string(SigningName(routed.service)), region};
       }
     }
-    OpContext ctx{*account, caller, now, region};
-    reply.emplace(operation(ctx, routed));
+    if (!reply) {
+      OpContext ctx{*account, caller, now, region};
+      reply.emplace(operation(ctx, routed));
+    }
+    std::string error_code = reply->ok() ? "" : reply->status().aws() ? reply->status().aws()->code : "InternalFailure";
+    RecordTrail(*account, routed.service, routed.operation, caller, region, source_ip, now, error_code);
   }
   return reply->ok() ? RenderReply(routed, **reply) : RenderError(routed, reply->status());
 }
@@ -318,6 +368,75 @@ Status Sandbox::RegisterDelegatedAdministrator(const std::string& account_id) {
   if (!world_->org) return Status::FailedPrecondition("the sandbox has no organization");
   world_->org->delegated_administrators.insert(account_id);
   return Status::Ok();
+}
+
+Status Sandbox::AttachUserPolicyIn(const std::string& account_id, const std::string& user_name,
+                                  const std::string& policy_arn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  State* state = InAccount(account_id);
+  UserRecord* user = state ? state->FindUser(user_name) : nullptr;
+  if (!user) return Status::NotFound("no sandbox user " + user_name + " in " + account_id);
+  Status attached = AttachPolicyToUser(*user, policy_arn);
+  if (!attached.ok()) return Status::NotFound(attached.aws() ? attached.aws()->message : attached.ToString());
+  return Status::Ok();
+}
+
+std::vector<std::string> Sandbox::AttachedUserPolicies(const std::string& account_id, const std::string& user_name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const State* state = InAccount(account_id);
+  const UserRecord* user = state ? state->FindUser(user_name) : nullptr;
+  return user ? user->attached_policies : std::vector<std::string>();
+}
+
+Result<std::string> Sandbox::ExposeKey(const std::string& access_key_id, const std::string& event_type_code) {
+  static const char* kRiskEvents[] = {"AWS_RISK_CREDENTIALS_EXPOSED", "AWS_RISK_CREDENTIALS_EXPOSURE_SUSPECTED",
+                                      "AWS_RISK_CREDENTIALS_COMPROMISE_SUSPECTED", "AWS_RISK_IAM_QUARANTINE"};
+  if (std::none_of(std::begin(kRiskEvents), std::end(kRiskEvents), [&](const char* e) { return event_type_code == e; })) {
+    return Status::InvalidArgument("not an AWS Health RISK event type: " + event_type_code);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [id, state] : world_->accounts) {
+    AccessKeyRecord* key = state->FindLiveKey(access_key_id);
+    if (!key) continue;
+    UserRecord* user = state->FindUser(key->user_key);
+    if (!user) break;
+    // AWS quarantines the user, then tells the account (AWS Health).
+    (void)AttachPolicyToUser(*user, "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3");
+    TimePoint now = options_.clock->Now();
+    // The EventBridge shape of an AWS Health event (AWS Health User Guide,
+    // "Reference: AWS Health events Amazon EventBridge schema").
+    nlohmann::json event = {
+        {"version", "0"},
+        {"id", RandomUuid()},
+        {"detail-type", "AWS Health Event"},
+        {"source", "aws.health"},
+        {"account", id},
+        {"time", FormatIso8601(now)},
+        {"region", "us-east-1"},
+        {"resources", nlohmann::json::array({access_key_id})},
+        {"detail",
+         {{"eventArn", "arn:aws:health:global::event/RISK/" + event_type_code + "/" + event_type_code + "_" +
+                           NewUniqueId("", 8)},
+          {"service", "RISK"},
+          {"eventTypeCode", event_type_code},
+          {"eventTypeCategory", "issue"},
+          {"eventScopeCode", "ACCOUNT_SPECIFIC"},
+          {"communicationId", HexEncode(RandomBytes(16))},
+          {"startTime", FormatHealthTime(now)},
+          {"lastUpdatedTime", FormatHealthTime(now)},
+          {"statusCode", "open"},
+          {"eventRegion", "global"},
+          {"eventDescription",
+           nlohmann::json::array({{{"language", "en_US"},
+                                   {"latestDescription",
+                                    "Your AWS Access Key " + access_key_id + " for IAM user " + user->name +
+                                        " was found publicly available. AWS has applied the "
+                                        "AWSCompromisedKeyQuarantineV3 policy to the user."}}})},
+          {"affectedEntities", nlohmann::json::array({{{"entityValue", access_key_id}}})},
+          {"affectedAccount", id}}}};
+    return event.dump(2);
+  }
+  return Status::NotFound("no sandbox access key " + access_key_id);
 }
 
 std::vector<std::string> Sandbox::AccountIds() const {

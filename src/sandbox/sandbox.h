@@ -50,6 +50,9 @@ struct SandboxOptions {
   // How long a credential report takes to generate (GenerateCredentialReport
   // answers STARTED, then INPROGRESS until it is COMPLETE).
   int credential_report_ms = 0;
+  // CloudTrail LookupEvents requests per second per account and region
+  // (AWS's quota: 2); 0 = off. Excess answers ThrottlingException.
+  double cloudtrail_lookup_rps = 2;
   uint64_t seed = 0;  // 0 = random; otherwise the fault sequence is reproducible
   Clock* clock = Clock::Real();
 };
@@ -99,6 +102,11 @@ class TokenBucket;
 // The path on the sandbox's port that answers the per-account request counts
 // (GET: JSON {"ACCOUNT": {"iam:ListUsers": N, ...}}; DELETE: reset them).
 inline constexpr char kCallCountsPath[] = "/keyrotor-sandbox/calls";
+// POST ?access_key_id=AKIA...[&event_type=AWS_RISK_...]: Sandbox::ExposeKey
+// over HTTP; answers the AWS Health event.
+inline constexpr char kExposePath[] = "/keyrotor-sandbox/expose";
+// A request header that sets the source IP CloudTrail records (default 127.0.0.1).
+inline constexpr char kSourceIpHeader[] = "x-keyrotor-sandbox-source-ip";
 
 class Sandbox {
  public:
@@ -146,6 +154,15 @@ class Sandbox {
   // An explicit deny of `action` ("iam:GetAccountAuthorizationDetails") for
   // every principal in `account_id`, as an SCP would; AccessDenied naming it.
   Status DenyAction(const std::string& account_id, const std::string& action);
+  // Attaches an AWS managed policy (the quarantine policies:
+  // arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3) to a user directly.
+  Status AttachUserPolicyIn(const std::string& account_id, const std::string& user, const std::string& policy_arn);
+  std::vector<std::string> AttachedUserPolicies(const std::string& account_id, const std::string& user) const;
+  // What AWS does when it finds `access_key_id` in a public place: attaches
+  // AWSCompromisedKeyQuarantineV3 to its user and sends an AWS Health event,
+  // returned here as EventBridge delivers it (JSON). NotFound for an unknown key.
+  Result<std::string> ExposeKey(const std::string& access_key_id,
+                                const std::string& event_type_code = "AWS_RISK_CREDENTIALS_EXPOSED");
   // Every account's id, the home account first.
   std::vector<std::string> AccountIds() const;
 
@@ -197,7 +214,8 @@ class Sandbox {
   std::unique_ptr<World> world_;
   State* state_;  // the home account, in world_
   CallCounts calls_;
-  std::map<std::string, std::unique_ptr<TokenBucket>> iam_buckets_;  // per account
+  std::map<std::string, std::unique_ptr<TokenBucket>> iam_buckets_;     // per account
+  std::map<std::string, std::unique_ptr<TokenBucket>> lookup_buckets_;  // per account and region
   std::atomic<uint64_t> requests_{0}, faults_injected_{0}, throttled_{0}, auth_failures_{0};
 };
 

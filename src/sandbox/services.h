@@ -30,6 +30,16 @@ Operation FindSnsOperation(std::string_view name);
 Operation FindSecretsManagerOperation(std::string_view name);
 Operation FindSsmOperation(std::string_view name);
 Operation FindOrganizationsOperation(std::string_view name);
+Operation FindCloudTrailOperation(std::string_view name);
+
+// The ARN of an AWS quarantine policy attached to the signing user that
+// denies it `action` ("iam:CreateAccessKey"); empty when none does.
+std::string QuarantineDenial(const State& state, const Principal& caller, const std::string& action);
+// Attaches an AWS managed policy the sandbox knows (NoSuchEntity otherwise).
+Status AttachPolicyToUser(UserRecord& user, const std::string& policy_arn);
+// Records one served request in the account's CloudTrail event history.
+void RecordTrail(State& state, Service service, const std::string& operation, const Principal& caller,
+                 std::string_view region, std::string source_ip, TimePoint now, const std::string& error_code);
 
 inline Operation FindOperation(Service service, std::string_view name) {
   switch (service) {
@@ -45,6 +55,8 @@ inline Operation FindOperation(Service service, std::string_view name) {
       return FindSsmOperation(name);
     case Service::kOrganizations:
       return FindOrganizationsOperation(name);
+    case Service::kCloudTrail:
+      return FindCloudTrailOperation(name);
     case Service::kUnknown:
       break;
   }

@@ -52,6 +52,7 @@ struct UserRecord {
   UserPermissions permissions = UserPermissions::kSelfManageKeys;
   std::vector<std::string> key_ids;  // live keys, creation order
   std::set<std::string> groups;      // lower-cased group names
+  std::vector<std::string> attached_policies;  // managed policy ARNs, attach order (iam_policies.cc)
 };
 
 struct GroupRecord {
@@ -125,6 +126,26 @@ struct CredentialReportRecord {
   TimePoint ready;
   std::string csv;
 };
+
+// One served request, as CloudTrail's event history records it
+// (cloudtrail_service.cc). `sequence` orders them: LookupEvents pages newest
+// first by it, so events recorded while a client pages do not shift pages.
+struct TrailRecord {
+  uint64_t sequence = 0;
+  std::string event_id;
+  TimePoint time;
+  std::string event_name;    // the operation
+  std::string event_source;  // "iam.amazonaws.com"
+  std::string access_key_id;
+  std::string user_name;      // the signing user; the role session's name for an assumed role
+  std::string principal_arn;
+  std::string identity_type;  // "IAMUser" | "AssumedRole"
+  std::string region;         // awsRegion: us-east-1 for IAM and Organizations
+  std::string source_ip;
+  std::string error_code;  // empty: the call succeeded
+  bool read_only = false;
+};
+inline constexpr size_t kTrailCapacity = 200000;
 
 class State;
 
@@ -203,6 +224,10 @@ class State {
   // Actions ("iam:GetCredentialReport") an explicit deny takes from every
   // principal of this account: what a permissions boundary or an SCP does.
   std::set<std::string> denied_actions;
+  // CloudTrail's event history of this account, oldest first, at most
+  // kTrailCapacity records (the oldest are dropped).
+  std::deque<TrailRecord> trail;
+  uint64_t trail_sequence = 0;
   std::unordered_map<std::string, RoleSession> sessions;       // by ASIA... id
   std::map<std::string, SecretRecord> secrets;                 // by name
   std::map<std::string, ParameterRecord> parameters;           // by name

@@ -40,6 +40,7 @@ class TestClient {
   std::optional<TimePoint> signed_at;        // default: the clock's now
   std::optional<std::string> scope_service;  // default: the routed service's signing name
   bool sign = true;
+  std::vector<std::pair<std::string, std::string>> extra_headers;  // added (and signed) on every request
   net::ResponseControl last_control;
 
   aws::HttpResponse Iam(const std::string& action, const Form& params = {}) {
@@ -59,6 +60,9 @@ class TestClient {
   }
   aws::HttpResponse Organizations(const std::string& op, const nlohmann::json& body = nlohmann::json::object()) {
     return Json("organizations", "AWSOrganizationsV20161128." + op, body);
+  }
+  aws::HttpResponse CloudTrail(const std::string& op, const nlohmann::json& body = nlohmann::json::object()) {
+    return Json("cloudtrail", "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101." + op, body);
   }
 
   aws::HttpResponse Query(const std::string& service, const std::string& version, const std::string& action,
@@ -84,6 +88,7 @@ class TestClient {
   }
 
   aws::HttpResponse Send(aws::HttpRequest request, const std::string& service) {
+    for (const auto& [name, value] : extra_headers) request.headers.emplace_back(name, value);
     if (sign) {
       aws::Credentials creds{access_key_id_, secret_.Clone(), session_token_.Clone(), std::nullopt, "test"};
       Status signed_ok = aws::SignRequest(request, creds, {region, scope_service.value_or(service)},

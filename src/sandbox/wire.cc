@@ -29,6 +29,7 @@ Service ServiceFromSigningName(std::string_view name) {
   if (name == "secretsmanager") return Service::kSecretsManager;
   if (name == "ssm") return Service::kSsm;
   if (name == "organizations") return Service::kOrganizations;
+  if (name == "cloudtrail") return Service::kCloudTrail;
   return Service::kUnknown;
 }
 
@@ -59,6 +60,8 @@ std::string_view SigningName(Service service) {
       return "ssm";
     case Service::kOrganizations:
       return "organizations";
+    case Service::kCloudTrail:
+      return "cloudtrail";
     case Service::kUnknown:
       break;
   }
@@ -66,7 +69,8 @@ std::string_view SigningName(Service service) {
 }
 
 bool IsJsonService(Service service) {
-  return service == Service::kSecretsManager || service == Service::kSsm || service == Service::kOrganizations;
+  return service == Service::kSecretsManager || service == Service::kSsm || service == Service::kOrganizations ||
+         service == Service::kCloudTrail;
 }
 
 Status ApiError(int http_status, std::string code, std::string message) {
@@ -90,7 +94,8 @@ Status Route(const aws::HttpRequest& request, RoutedRequest& out) {
   }
   if (const std::string* target = aws::FindHeader(request.headers, "x-amz-target")) {
     out.json_protocol = true;
-    size_t dot = target->find('.');
+    // The operation follows the last '.': CloudTrail's prefix has dots of its own.
+    size_t dot = target->rfind('.');
     std::string_view prefix = std::string_view(*target).substr(0, dot);
     out.operation = dot == std::string::npos ? "" : target->substr(dot + 1);
     if (prefix == "secretsmanager") {
@@ -99,6 +104,8 @@ Status Route(const aws::HttpRequest& request, RoutedRequest& out) {
       out.service = Service::kSsm;
     } else if (prefix == "AWSOrganizationsV20161128") {
       out.service = Service::kOrganizations;
+    } else if (prefix == "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101") {
+      out.service = Service::kCloudTrail;
     } else {
       return ApiError(400, "UnknownOperationException", "Unknown operation " + *target);
     }

@@ -17,7 +17,7 @@
 
 namespace keyrotor::sandbox {
 
-enum class Service { kUnknown, kIam, kSts, kSns, kSecretsManager, kSsm, kOrganizations };
+enum class Service { kUnknown, kIam, kSts, kSns, kSecretsManager, kSsm, kOrganizations, kCloudTrail };
 
 // The SigV4 service name: "iam", "sts", "sns", "secretsmanager", "ssm", "organizations".
 std::string_view SigningName(Service service);

@@ -153,8 +153,9 @@ aws::HttpResponse RenderError(const RoutedRequest& routed, const Status& error) 
   if (routed.json_protocol) {
     AddCommonHeaders(response, "application/x-amz-json-1.1", request_id);
     response.headers.emplace_back("X-Amzn-ErrorType", detail.code);
-    // Organizations capitalises the member (its API reference's error shapes); the others do not.
-    const char* message_member = routed.service == Service::kOrganizations ? "Message" : "message";
+    // Organizations and CloudTrail capitalise the member (their API references' error shapes); the others do not.
+    const char* message_member =
+        routed.service == Service::kOrganizations || routed.service == Service::kCloudTrail ? "Message" : "message";
     response.body = DumpJson(nlohmann::json{{"__type", detail.code}, {message_member, detail.message}});
     return response;
   }

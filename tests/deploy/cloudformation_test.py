@@ -93,8 +93,16 @@ state = parameter_default(env.get("KEYROTOR_STATE"))
 check(isinstance(state, str) and (state.startswith("/tmp/") or state.startswith("postgresql://")),
       "KEYROTOR_STATE %r: Lambda can write only /tmp (or use postgresql://)" % state)
 
-# The schedule: a rule targeting the function, and the permission letting EventBridge invoke it.
-rule_name, rule = of_type("AWS::Events::Rule")
+# Two rules: the schedule, and AWS Health's exposed-key events; each with the
+# permission letting EventBridge invoke the function from that rule alone.
+rules = {name: r for name, r in resources.items() if r.get("Type") == "AWS::Events::Rule"}
+check_equal(len(rules), 2, "number of AWS::Events::Rule resources (schedule, exposure)")
+schedule_rules = [n for n, r in rules.items() if "ScheduleExpression" in r.get("Properties", {})]
+pattern_rules = [n for n, r in rules.items() if "EventPattern" in r.get("Properties", {})]
+check_equal(len(schedule_rules), 1, "rules with a ScheduleExpression")
+check_equal(len(pattern_rules), 1, "rules with an EventPattern")
+rule_name = schedule_rules[0] if schedule_rules else ""
+rule = rules.get(rule_name, {})
 rule_props = rule.get("Properties", {})
 schedule = parameter_default(rule_props.get("ScheduleExpression", ""))
 check(isinstance(schedule, str) and schedule.startswith(("cron(", "rate(")), "ScheduleExpression %r" % schedule)
@@ -103,13 +111,32 @@ targets = rule_props.get("Targets", [])
 check(any(is_getatt(t.get("Arn"), fn_name, "Arn") for t in targets), "the rule does not target the function")
 check(all(t.get("Input") is None and t.get("InputTransformer") is None for t in targets),
       "the rule must send the scheduled event itself (source aws.events), not a rewritten input")
-perm_name, perm = of_type("AWS::Lambda::Permission")
-perm_props = perm.get("Properties", {})
-check_equal(perm_props.get("Action"), "lambda:InvokeFunction", "permission Action")
-check_equal(perm_props.get("Principal"), "events.amazonaws.com", "permission Principal")
-check(is_ref(perm_props.get("FunctionName"), fn_name) or is_getatt(perm_props.get("FunctionName"), fn_name, "Arn"),
-      "the permission is not for the function")
-check(is_getatt(perm_props.get("SourceArn"), rule_name, "Arn"), "the permission is not limited to the rule")
+exposure_name = pattern_rules[0] if pattern_rules else ""
+exposure = rules.get(exposure_name, {}).get("Properties", {})
+pattern = exposure.get("EventPattern", {})
+check_equal(pattern.get("source"), ["aws.health"], "exposure rule: source")
+check_equal(pattern.get("detail-type"), ["AWS Health Event"], "exposure rule: detail-type")
+check_equal(pattern.get("detail", {}).get("service"), ["RISK"], "exposure rule: detail.service")
+check_equal(sorted(pattern.get("detail", {}).get("eventTypeCode", [])),
+            sorted(["AWS_RISK_CREDENTIALS_EXPOSED", "AWS_RISK_CREDENTIALS_EXPOSURE_SUSPECTED",
+                    "AWS_RISK_CREDENTIALS_COMPROMISE_SUSPECTED", "AWS_RISK_IAM_QUARANTINE"]),
+            "exposure rule: the event types keyrotor respond accepts")
+check_equal(exposure.get("State"), "ENABLED", "exposure rule State")
+check(any(is_getatt(t.get("Arn"), fn_name, "Arn") and t.get("Input") is None and t.get("InputTransformer") is None
+          for t in exposure.get("Targets", [])),
+      "the exposure rule must send the Health event itself to the function")
+perms = {name: r for name, r in resources.items() if r.get("Type") == "AWS::Lambda::Permission"}
+check_equal(len(perms), 2, "number of AWS::Lambda::Permission resources (one per rule)")
+for name in (rule_name, exposure_name):
+    matching = [p.get("Properties", {}) for p in perms.values()
+                if is_getatt(p.get("Properties", {}).get("SourceArn"), name, "Arn")]
+    check_equal(len(matching), 1, "permissions limited to rule %s" % name)
+    for perm_props in matching:
+        check_equal(perm_props.get("Action"), "lambda:InvokeFunction", "permission Action")
+        check_equal(perm_props.get("Principal"), "events.amazonaws.com", "permission Principal")
+        check(is_ref(perm_props.get("FunctionName"), fn_name) or
+              is_getatt(perm_props.get("FunctionName"), fn_name, "Arn"),
+              "the permission is not for the function")
 
 # The topic.
 topic_name, topic = of_type("AWS::SNS::Topic")

@@ -242,3 +242,64 @@ TEST_F(LambdaRuntimeTest, ScheduledEventsNeedAFleetConfigAndABrokenOneFailsTheIn
 
 }  // namespace
 }  // namespace keyrotor
+
+namespace keyrotor {
+namespace {
+
+// An AWS Health event about an exposed key, delivered by EventBridge to the
+// function: the response rotates the key into the bundled config's
+// destination and retires the exposed one; a second event for the same key
+// joins it; a malformed one is an error and changes nothing.
+TEST_F(LambdaRuntimeTest, HealthEventsAboutAnExposedKeyAreAnswered) {
+  auto exposed = sandbox_->sandbox().CreateUserWithKey("ci-bot", Clock::Real()->Now() - std::chrono::hours(24 * 3));
+  ASSERT_TRUE(exposed.ok());
+  Result<std::string> event = sandbox_->sandbox().ExposeKey(exposed->access_key_id);
+  ASSERT_TRUE(event.ok());
+  std::string task_root = dir_ + "/task";
+  std::filesystem::create_directories(task_root);
+  ASSERT_TRUE(AtomicWriteFile(task_root + "/keyrotor.toml",
+                              "[[selection]]\nusers = [\"ci-bot\"]\nto = \"secretsmanager:ci/{user}\"\n",
+                              {0600, false})
+                  .ok());
+  nlohmann::json broken = nlohmann::json::parse(*event);
+  broken["detail"]["eventTypeCode"] = "AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED";
+  FakeRuntimeApi api;
+  api.Queue("req-health", *event);
+  api.Queue("req-again", *event);
+  api.Queue("req-broken", broken.dump());
+  auto env = Env(api);
+  env["LAMBDA_TASK_ROOT"] = task_root;
+  testing::ProcessResult r =
+      testing::RunProcess({testing::KeyrotorBinary(), "lambda", "--max-invocations", "3"}, env, 120);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto posted = api.posted();
+  ASSERT_EQ(posted.size(), 3u);
+  ASSERT_EQ(posted[0].path, "/2018-06-01/runtime/invocation/req-health/response") << posted[0].body;
+  nlohmann::json first = nlohmann::json::parse(posted[0].body);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0]["access_key_id"], exposed->access_key_id);
+  EXPECT_EQ(first[0]["state"], "old_deactivated");
+  EXPECT_EQ(first[0]["selection"], 0);
+  std::string new_key = first[0]["new_access_key_id"];
+  auto held = sandbox_->sandbox().SecretValue("ci/ci-bot");
+  ASSERT_TRUE(held);
+  EXPECT_NE(held->reveal().find(new_key), std::string::npos);
+  EXPECT_FALSE(sandbox_->sandbox().GetKey(exposed->access_key_id)->active);
+
+  ASSERT_EQ(posted[1].path, "/2018-06-01/runtime/invocation/req-again/response") << posted[1].body;
+  EXPECT_EQ(nlohmann::json::parse(posted[1].body)[0]["rotation_id"], first[0]["rotation_id"]);
+  EXPECT_EQ(sandbox_->sandbox().KeyCount("ci-bot"), 2u);
+
+  ASSERT_EQ(posted[2].path, "/2018-06-01/runtime/invocation/req-broken/error");
+  EXPECT_EQ(nlohmann::json::parse(posted[2].body)["errorType"], "keyrotor.InvalidEvent");
+  EXPECT_NE(posted[2].body.find("eventTypeCode"), std::string::npos);
+
+  std::string secret = nlohmann::json::parse(held->reveal())["SecretKey"];
+  for (const std::string& s : {admin_.secret.reveal(), exposed->secret.reveal(), secret}) {
+    EXPECT_EQ((r.out + r.err).find(s), std::string::npos);
+    for (const auto& p : posted) EXPECT_EQ(p.body.find(s), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace keyrotor

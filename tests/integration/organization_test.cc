@@ -6,7 +6,11 @@
 
 #include <numeric>
 
+#include "base/file_util.h"
+#include "credentials/ini_file.h"
+#include "engine/exposure.h"
 #include "fleet/discovery.h"
+#include "fleet/respond.h"
 #include "fleet/runner.h"
 #include "sandbox/seed.h"
 #include "support/sandbox_world.h"
@@ -64,6 +68,54 @@ class OrganizationFleetTest : public ::testing::Test {
   std::string suspended_, no_role_;
   std::vector<std::string> working_;  // the ACTIVE members outside the Sandbox OU
 };
+
+// An AWS Health event from the organization's delegated view names a member
+// account: the response assumes the role there, takes the destinations of
+// the selection covering the user, and retires the exposed key; an account
+// the config leaves out is refused with the reason.
+TEST_F(OrganizationFleetTest, AnExposedKeyInAMemberAccountIsAnsweredWithItsSelection) {
+  const std::string member = working_[0];
+  auto key = world_.sandbox->CreateUserWithKeyIn(member, "deploy", world_.clock.Now() - 3 * kOrgDay).value();
+  auto excluded_key =
+      world_.sandbox->CreateUserWithKeyIn(layout_.members[2], "deploy", world_.clock.Now() - 3 * kOrgDay).value();
+  std::string text = "[organization]\nrole_name = \"OrganizationAccountAccessRole\"\nexclude_ous = [\"" +
+                     layout_.sandbox_ou + "\"]\n[[selection]]\nusers = [\"deploy\"]\nto = \"credentials-file:" +
+                     world_.dir + "/{account}.ini#{user}\"\n";
+  Result<fleet::FleetConfig> config = fleet::ParseFleetConfig(text, world_.dir + "/keyrotor.toml", {});
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  nlohmann::json event = nlohmann::json::parse(world_.sandbox->ExposeKey(key.access_key_id).value());
+  event["account"] = "123456789012";  // received by the management account's delegated Health view
+  Result<engine::ExposureEvent> parsed = engine::ParseExposureEvent(event.dump());
+  ASSERT_TRUE(parsed.ok());
+  ASSERT_EQ(parsed->account, member);
+
+  engine::EngineOptions defaults;
+  defaults.orphan_settle = Duration(0);
+  fleet::Responder responder(&*config, world_.Clients(), world_.journal.get(), defaults, {});
+  engine::ExposureRequest request;
+  request.trigger = parsed->event_type;
+  request.access_key_id = key.access_key_id;
+  Result<fleet::ResponseResult> result = responder.Respond(key.access_key_id, parsed->account, request);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(result->account_id, member);
+  ASSERT_TRUE(result->selection);
+  EXPECT_EQ(*result->selection, 0u);
+  EXPECT_EQ(result->outcome.state, "old_deactivated") << result->outcome.message;
+  std::vector<sandbox::KeyInfo> keys = world_.sandbox->ListKeysIn(member, "deploy");
+  ASSERT_EQ(keys.size(), 2u);
+  EXPECT_FALSE(keys[0].active);
+  Result<std::string> file = ReadFile(world_.dir + "/" + member + ".ini");
+  ASSERT_TRUE(file.ok());
+  EXPECT_NE(file->find(result->outcome.new_key_id), std::string::npos);
+
+  Result<fleet::ResponseResult> refused = responder.Respond(excluded_key.access_key_id, layout_.members[2], request);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().ToString().find("not worked in"), std::string::npos) << refused.status().ToString();
+  EXPECT_TRUE(world_.sandbox->ListKeysIn(layout_.members[2], "deploy")[0].active);
+  Result<fleet::ResponseResult> unknown = responder.Respond(key.access_key_id, "999999999999", request);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().ToString().find("neither"), std::string::npos);
+}
 
 TEST_F(OrganizationFleetTest, DiscoversAccountsAndPaysIamCallsOnlyForWhatIsDue) {
   for (const std::string& id : working_) Users(id, 100, 1);  // 1% due

@@ -128,8 +128,8 @@ TEST_F(ReportCliTest, PolicyPrintsOnlyWhatIsConfigured) {
   std::vector<std::string> sids;
   for (const auto& s : j["Statement"]) sids.push_back(s["Sid"]);
   EXPECT_EQ(sids, (std::vector<std::string>{"KeyrotorListUsers", "KeyrotorAccountReports", "KeyrotorUserAccessKeys",
-                                            "KeyrotorReadGroups", "KeyrotorSecretsManager", "KeyrotorSnsPublish",
-                                            "KeyrotorAssumeRoles"}));
+                                            "KeyrotorReadGroups", "KeyrotorExposureActivity", "KeyrotorSecretsManager",
+                                            "KeyrotorSnsPublish", "KeyrotorAssumeRoles"}));
   EXPECT_EQ(Run({"policy", "--to", "s3:bucket"}).exit_code, 2);
 }
 

@@ -192,6 +192,32 @@ class RotateCrashTest : public ::testing::Test {
     }
   }
 
+  // `keyrotor respond` to AWS's Health event about `user`'s key, into the
+  // same destinations as RotateArgv; the exposed key deleted at once.
+  std::string ExposeAndWriteEvent(const std::string& user, const std::string& key_id) {
+    std::string file = dir_ + "/" + user + ".event.json";
+    EXPECT_TRUE(AtomicWriteFile(file, sb().ExposeKey(key_id).value(), {0600, false}).ok());
+    return file;
+  }
+  std::vector<std::string> RespondArgv(const std::string& event_file, const std::string& order) {
+    return {testing::KeyrotorBinary(), "respond", "--event", event_file, "--on-exposure", order,
+            "--exposed-delete-after", "0", "--state", dir_ + "/journal.db", "--to",
+            "secretsmanager:crash/{user}", "--to", "credentials-file:" + CredentialsFile() + "#{user}", "--to",
+            "vault:" + dir_ + "/vault#{user}", "--endpoint-url", server_->endpoint(), "--verify-timeout", "30s",
+            "--orphan-settle-ms", "0", "--json"};
+  }
+  // Replays the event until a run finishes the response (or finds the key
+  // already gone: an earlier, killed run finished it).
+  bool RespondToCompletion(const std::string& event_file, const std::string& order) {
+    for (int run = 0; run < 8; ++run) {
+      testing::ProcessResult r = testing::RunProcess(RespondArgv(event_file, order), Env(), 120);
+      outputs_ += r.out + r.err;
+      if (r.out.find("\"result\":\"completed\"") != std::string::npos) return true;
+      if (r.out.find("does not exist") != std::string::npos) return true;
+    }
+    return false;
+  }
+
   std::unique_ptr<sandbox::SandboxServer> server_;
   sandbox::Sandbox::IssuedKey admin_;
   std::string dir_;
@@ -356,6 +382,83 @@ TEST_F(RotateCrashTest, FaultsAndThrottlingStillFinishCorrectly) {
   EXPECT_GT(sb().stats().faults_injected, 10u);
   EXPECT_GT(sb().stats().throttled, 0u);
   CheckNoSecretLeaked();
+}
+
+// `keyrotor respond` is a rotation in the journal: killed before and after
+// every Save, in both orders, the replayed event finishes the response, and
+// the user ends with one working key in every destination, the exposed key gone.
+TEST_F(RotateCrashTest, RespondKilledAtEveryJournalStepTheReplayedEventFinishesIt) {
+  Start(/*fail_rate=*/0);
+  int trials = 0, killed = 0;
+  for (const std::string order : {"rotate-first", "deactivate-first"}) {
+    for (int n = 1; n <= 12; ++n) {
+      for (const char* when : {"before-save:", "after-save:"}) {
+        std::string user = "leak-" + order.substr(0, 6) + "-" + std::to_string(n) + "-" + std::string(when).substr(0, 5);
+        std::string exposed = NewUser(user);
+        std::string event = ExposeAndWriteEvent(user, exposed);
+        auto env = Env();
+        env["KEYROTOR_CRASH_POINT"] = when + std::to_string(n);
+        testing::ProcessResult r = testing::RunProcess(RespondArgv(event, order), env, 120);
+        outputs_ += r.out + r.err;
+        ++trials;
+        if (r.exit_code == -1) ++killed;
+        ASSERT_TRUE(RespondToCompletion(event, order)) << user;
+        CheckInvariants(user, exposed, user);
+        EXPECT_FALSE(sb().GetKey(exposed)) << user << ": the exposed key is deleted";
+      }
+    }
+  }
+  EXPECT_GE(killed, 2 * 10) << "too few kill points were reached";
+  CheckNoSecretLeaked();
+  std::printf("[ crash ] respond: %d deterministic trials, %d killed mid-run, %s\n", trials, killed,
+              HasFailure() ? "INVARIANT VIOLATIONS (see above)" : "0 invariant violations");
+}
+
+// AWS sends several events for one key: two responders start on the same
+// event at once, one is killed at a random instant, the event is replayed
+// until done. One response, one new key: only the exposed key was retired.
+TEST_F(RotateCrashTest, RespondToDuplicateEventsKilledAtRandomInstantsRespondsOnce) {
+  Start(/*fail_rate=*/0.1);
+  const char* seed = std::getenv("KEYROTOR_CRASH_SEED");
+  std::mt19937 rng(seed ? static_cast<unsigned>(std::strtoul(seed, nullptr, 10)) + 1 : 20261202u);
+  int trials = TrialCount(8);
+  int killed_mid_run = 0;
+  for (int t = 0; t < trials; ++t) {
+    std::string order = t % 2 ? "deactivate-first" : "rotate-first";
+    std::string user = "leak-random-" + std::to_string(t);
+    std::string exposed = NewUser(user);
+    std::string event = ExposeAndWriteEvent(user, exposed);
+    std::unique_ptr<testing::BackgroundProcess> runners[2] = {
+        testing::BackgroundProcess::Start(RespondArgv(event, order), Env()),
+        testing::BackgroundProcess::Start(RespondArgv(event, order), Env())};
+    int victim = std::uniform_int_distribution<int>(0, 1)(rng);
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 900)(rng)));
+    ::kill(runners[victim]->pid(), SIGKILL);
+    testing::ProcessResult killed = runners[victim]->Stop();
+    outputs_ += killed.out + killed.err;
+    if (killed.out.find("\"result\"") == std::string::npos) ++killed_mid_run;
+    runners[1 - victim]->WaitForLine("\"result\"", 120);
+    testing::ProcessResult survivor = runners[1 - victim]->Stop();
+    outputs_ += survivor.out + survivor.err;
+    ASSERT_TRUE(RespondToCompletion(event, order)) << user;
+    CheckInvariants(user, exposed, user);
+    // Retired keys: the exposed one only (an orphan a killed run made is deleted as an orphan).
+    testing::ProcessResult history = testing::RunProcess(
+        {testing::KeyrotorBinary(), "history", "--user", user, "--state", dir_ + "/journal.db"}, Env());
+    std::istringstream lines(history.out);
+    for (std::string line; std::getline(lines, line);) {
+      nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+      if (j.is_discarded() || j["outcome"] != "ok") continue;
+      std::string action = j.value("action", "");
+      if (action == "delete_old" || action == "delete_exposed" || action == "deactivate_exposed") {
+        EXPECT_EQ(j.value("access_key_id", ""), exposed) << user << ": " << line;
+      }
+    }
+  }
+  CheckNoSecretLeaked();
+  std::printf("[ crash ] respond: %d random-instant trials with 10%% faults and duplicate events, %d killed "
+              "mid-run, %s\n",
+              trials, killed_mid_run, HasFailure() ? "INVARIANT VIOLATIONS (see above)" : "0 invariant violations");
 }
 
 // Two keyrotor processes sharing a journal never rotate the same user twice.

@@ -369,6 +369,63 @@ def _():
     check_equal(users, listed, "GetAccountAuthorizationDetails users, in ListUsers' order")
 
 
+@fixture.scenario("the quarantine AWS puts on an exposed key, its Health event, CloudTrail LookupEvents")
+def _():
+    import json
+    import urllib.request
+    iam.create_user(UserName="interop-leaked")
+    key = iam.create_access_key(UserName="interop-leaked")["AccessKey"]
+    fixture.remember_secret(key["SecretAccessKey"], "the leaked user's SecretAccessKey")
+    leaked = (key["AccessKeyId"], key["SecretAccessKey"])
+    for _ in range(3):
+        client("sts", leaked).get_caller_identity()
+    # What AWS does on finding the key: the quarantine policy, and the Health event.
+    request = urllib.request.Request("%s/keyrotor-sandbox/expose?access_key_id=%s" %
+                                     (fixture.sandbox.url.rstrip("/"), key["AccessKeyId"]), method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        event = json.loads(response.read())
+    check_equal(event["source"], "aws.health", "Health event source")
+    check_equal(event["detail"]["affectedEntities"][0]["entityValue"], key["AccessKeyId"], "the affected key")
+    attached = iam.list_attached_user_policies(UserName="interop-leaked")["AttachedPolicies"]
+    check_equal([p["PolicyName"] for p in attached], ["AWSCompromisedKeyQuarantineV3"], "attached policies")
+    error = expect_error(lambda: client("iam", leaked).create_access_key(), "AccessDenied", 403)
+    check("AWSCompromisedKeyQuarantineV3" in error.response["Error"]["Message"], "the denial names the policy")
+    # The admin still may; a key of its own for the user works.
+    check_equal(client("iam", leaked).list_access_keys()["AccessKeyMetadata"][0]["AccessKeyId"], key["AccessKeyId"],
+                "reads the quarantine does not deny")
+    # LookupEvents allows 2 requests a second: botocore's standard retry mode
+    # waits out the ThrottlingException the sandbox answers beyond that.
+    def trail_in(region):
+        return boto3.session.Session(region_name=region).client(
+            "cloudtrail", endpoint_url=fixture.sandbox.url,
+            config=Config(retries={"total_max_attempts": 8, "mode": "standard"}))
+
+    def lookup(region):
+        return list(trail_in(region).get_paginator("lookup_events").paginate(
+            LookupAttributes=[{"AttributeKey": "AccessKeyId", "AttributeValue": key["AccessKeyId"]}],
+            StartTime=datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1),
+            EndTime=datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=1),
+            PaginationConfig={"PageSize": 2}))
+    # STS's events are in the region the calls were made in...
+    pages = lookup(REGION)
+    events = [e for p in pages for e in p["Events"]]
+    check_equal(len(pages), 2, "LookupEvents pages of 2 (botocore's paginator, NextToken)")
+    check_equal([e["EventName"] for e in events], ["GetCallerIdentity"] * 3, "the key's STS calls in " + REGION)
+    check(isinstance(events[0]["EventTime"], datetime.datetime), "EventTime parsed as a timestamp")
+    check(events[0]["EventTime"] >= events[1]["EventTime"] >= events[2]["EventTime"], "newest first")
+    # ...IAM's, a global service's, in us-east-1, as CloudTrail records them.
+    events = [e for p in lookup("us-east-1") for e in p["Events"]]
+    check_equal([e["EventName"] for e in events], ["ListAccessKeys", "CreateAccessKey"], "the key's IAM calls")
+    refused = json.loads(events[1]["CloudTrailEvent"])
+    check_equal(refused["errorCode"], "AccessDenied", "the refused call's errorCode")
+    check_equal(refused["sourceIPAddress"], "127.0.0.1", "sourceIPAddress")
+    check_equal(refused["awsRegion"], "us-east-1", "awsRegion of an IAM event")
+    import time
+    time.sleep(1.1)  # a fresh second's allowance for the single-attempt clients below
+    expect_error(lambda: client("cloudtrail").lookup_events(MaxResults=51), "InvalidMaxResultsException", 400)
+    expect_error(lambda: client("cloudtrail", leaked).lookup_events(), "AccessDeniedException", 400)
+
+
 def _shifted_amz_date():
     # A minute later than now (one second later could be the very second
     # botocore then signs with): inside the 15-minute skew window, so only the
