@@ -73,6 +73,9 @@ struct Policy {
   // The key age at which a rotation starts: rotate_after, or earlier when
   // max_age requires the old key to be retired in time.
   Duration RotationThreshold() const;
+  // When a key created (or last rotated) at `created` is due for rotation:
+  // the one rule both a run's start and a fleet pass's triage apply.
+  TimePoint DueAt(TimePoint created) const { return created + RotationThreshold(); }
   // When the old key must be deactivated at the latest, whatever the guard says.
   TimePoint ForcedDeactivationAt(TimePoint new_key_created, TimePoint old_key_created) const;
 };

@@ -209,11 +209,11 @@ bool Rotator::Run::Start() {
                                            "it cannot tell is unused; deactivate the one not in use"));
   }
   const aws::AccessKeyMetadata& old = *active[0];
-  Duration threshold = policy_.RotationThreshold();
-  if (!o_.force_rotate && Now() - old.create_date < threshold) {
-    return NotDue(old.create_date + threshold, "key " + old.access_key_id + " is " +
-                                                   std::to_string(AgeDays(Now(), old.create_date)) +
-                                                   " days old; due at " + FormatDuration(threshold));
+  if (!o_.force_rotate && Now() < policy_.DueAt(old.create_date)) {
+    return NotDue(policy_.DueAt(old.create_date), "key " + old.access_key_id + " is " +
+                                                      std::to_string(AgeDays(Now(), old.create_date)) +
+                                                      " days old; due at " +
+                                                      FormatDuration(policy_.RotationThreshold()));
   }
   // The two-key limit: decided before anything is created.
   if (inactive && policy_.mode != RotationMode::kDeleteFirst && !policy_.delete_unknown_inactive &&
@@ -409,13 +409,12 @@ std::optional<UserOutcome> Rotator::Triage(const std::string& user, const UserFa
   if (active.size() > 1) return std::nullopt;  // the run reports the two active keys
   TimePoint last_rotated = active[0]->last_rotated;
   out.oldest_active_key_created = last_rotated;
-  Duration threshold = policy.RotationThreshold();
   TimePoint now = admin_.context().clock->Now();
-  if (now - last_rotated >= threshold) return std::nullopt;
+  if (now >= policy.DueAt(last_rotated)) return std::nullopt;
   out.result = UserOutcome::Result::kNotDue;
-  out.next_step_at = last_rotated + threshold;
+  out.next_step_at = policy.DueAt(last_rotated);
   out.message = "key is " + std::to_string(rotator_internal::AgeDays(now, last_rotated)) + " days old; due at " +
-                FormatDuration(threshold) + " (credential report)";
+                FormatDuration(policy.RotationThreshold()) + " (credential report)";
   return out;
 }
 

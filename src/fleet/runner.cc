@@ -66,8 +66,10 @@ struct FleetRunner::AccountState {
   AccountLimiters limiters;
   aws::ClientFactory clients;
   std::string id;  // from STS, once known
-  // The last credential report, reused while AWS keeps it (four hours).
-  std::optional<aws::CredentialReport> report;
+  // The last credential report, parsed, reused while AWS keeps it (four
+  // hours): when it was generated (unset: none) and its key columns. Its
+  // text is dropped once parsed: at 10,000 users it is megabytes.
+  std::optional<TimePoint> report_generated;
   ReportedKeys reported;
   // One engine per selection: each has its own policy and hand-over.
   std::map<size_t, std::unique_ptr<engine::Rotator>> rotators;
@@ -129,14 +131,14 @@ Result<std::vector<SelectedUser>> FleetRunner::SelectInBulk(const Account& accou
   AccountDirectory dir = DirectoryFromDetails(*details);
   KR_ASSIGN_OR_RETURN(std::vector<SelectedUser> selected, SelectUsersFromDirectory(dir, config_, account));
   Clock* clock = admin_.context().clock;
-  if (!state.report || clock->Now() - state.report->generated >= kCredentialReportFresh) {
+  if (!state.report_generated || clock->Now() - *state.report_generated >= kCredentialReportFresh) {
     Result<aws::CredentialReport> report = FetchCredentialReport(iam, clock);
     Result<ReportedKeys> reported = report.ok() ? ParseCredentialReport(report->csv) : Result<ReportedKeys>(report.status());
     if (reported.ok()) {
-      state.report = std::move(report).value();
+      state.report_generated = report->generated;
       state.reported = std::move(reported).value();
     } else {
-      state.report.reset();
+      state.report_generated.reset();
       state.reported.clear();
       result.warnings.push_back(BulkWarning(reported.status(), "iam:GenerateCredentialReport/iam:GetCredentialReport",
                                             "every selected user's keys are listed one call at a time"));
@@ -146,7 +148,7 @@ Result<std::vector<SelectedUser>> FleetRunner::SelectInBulk(const Account& accou
     auto facts = std::make_shared<engine::UserFacts>();
     facts->tags = dir.tags[u.user_name];
     facts->groups = dir.groups_of[u.user_name];
-    if (state.report) {
+    if (state.report_generated) {
       auto it = state.reported.find(u.user_name);
       if (it != state.reported.end()) facts->keys = it->second;  // absent: made after the report
     }
