@@ -246,8 +246,11 @@ Result<GithubReply> GithubApi::Send(std::string_view method, const std::string& 
   request.url = api_url_ + path;
   request.headers = {{"Accept", "application/vnd.github+json"},
                      {"X-GitHub-Api-Version", "2022-11-28"},
-                     {"User-Agent", "keyrotor/" KEYROTOR_VERSION},
-                     {"Authorization", "Bearer " + token.reveal()}};
+                     {"User-Agent", "keyrotor/" KEYROTOR_VERSION}};
+  // Built in place and moved, never copied: the one copy is wiped below.
+  std::string authorization = "Bearer ";
+  authorization += token.reveal();
+  request.headers.emplace_back("Authorization", std::move(authorization));
   if (!body.empty() || method == "PUT" || method == "POST") {
     request.headers.emplace_back("Content-Type", "application/json");
     request.body = body;

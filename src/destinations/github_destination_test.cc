@@ -9,6 +9,7 @@
 #include "aws/curl_transport.h"
 #include "base/crypto.h"
 #include "base/file_util.h"
+#include "base/subprocess.h"
 #include "support/fake_github.h"
 #include "support/process.h"
 
@@ -399,6 +400,20 @@ TEST_F(GithubDestinationTest, TimeoutAfterPutIsRetriedAndTheValueHeld) {
   EXPECT_EQ(nlohmann::json::parse(stored->value)["SecretKey"], kGithubAwsSecret);
 }
 
+// The tokens keyrotor reads from its environment never reach an exec:
+// destination's or notifier's child (base/subprocess.h strips them).
+TEST(GithubSealTest, TokensAreNotPassedToChildren) {
+  EnvMap child = ChildEnvironment({{"PATH", "/usr/bin:/bin"},
+                                   {"GH_TOKEN", kGithubTestToken},
+                                   {"GITHUB_TOKEN", kGithubTestToken},
+                                   {"GH_ENTERPRISE_TOKEN", kGithubTestToken},
+                                   {"GITHUB_API_URL", "https://ghe.example.com/api/v3"}});
+  EXPECT_FALSE(child.contains("GH_TOKEN"));
+  EXPECT_FALSE(child.contains("GITHUB_TOKEN"));
+  EXPECT_FALSE(child.contains("GH_ENTERPRISE_TOKEN"));
+  EXPECT_TRUE(child.contains("GITHUB_API_URL"));
+}
+
 TEST(GithubSealTest, SealedValueOpensWithTheKeyPair) {
   // SealForGithub against libsodium's own open, without a server.
   std::string pk(32, '\0'), sk(32, '\0');
@@ -415,6 +430,33 @@ TEST(GithubSealTest, SealedValueOpensWithTheKeyPair) {
             0);
   EXPECT_EQ(plain, "hello");
   EXPECT_FALSE(SealForGithub(Secret("x"), "short").ok());
+}
+
+// Over HTTPS, as GitHub Enterprise Server is reached (https://HOST/api/v3),
+// the certificate trusted through the transport's CA bundle.
+TEST(GithubTlsTest, WritesThroughHttpsUnderTheEnterpriseServerPrefix) {
+  std::string dir = testing::MakeTempDir("keyrotor-github-tls");
+  testing::FakeGithub::Options options;
+  options.tls = true;
+  options.cert_path = dir + "/fake-github.pem";
+  std::unique_ptr<testing::FakeGithub> fake = testing::FakeGithub::Start(options);
+  fake->AddToken(kGithubTestToken);
+  fake->AddRepo("acme", "app");
+  aws::CurlTransportOptions transport_options;
+  transport_options.ca_bundle = options.cert_path;
+  aws::CurlTransport transport(transport_options);
+  aws::ClientContext ctx;
+  ctx.transport = &transport;
+  DestinationOptions o;
+  o.github_env = {{"GITHUB_API_URL", fake->api_url() + "/api/v3/"}, {"GITHUB_TOKEN", kGithubTestToken}};
+  Result<std::unique_ptr<Destination>> d =
+      MakeDestination("github:acme/app", aws::ClientFactory(ctx, "us-east-1", {}, {}), o);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  Status put = (*d)->Put(GithubKey());
+  ASSERT_TRUE(put.ok()) << put.ToString();
+  EXPECT_EQ(fake->Stored("repos/acme/app", "AWS_SECRET_ACCESS_KEY").value_or(testing::FakeGithub::StoredSecret{}).value,
+            kGithubAwsSecret);
+  std::filesystem::remove_all(dir);
 }
 
 // The real gh CLI (Debian's gh, installed by scripts/install-deps) against
