@@ -177,15 +177,14 @@ Result<Secret> GithubApi::AppJwt() {
   const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(clock_->Now().time_since_epoch()).count();
   // iat 60 s back against clock drift; exp 9 minutes ahead, under GitHub's 10.
   nlohmann::json claims = {{"iat", now - 60}, {"exp", now + 9 * 60}, {"iss", app_id_}};
-  std::string signing_input =
-      Base64UrlEncode(R"({"alg":"RS256","typ":"JWT"})") + "." + Base64UrlEncode(claims.dump());
+  std::string signing_input = Base64UrlEncode(R"({"alg":"RS256","typ":"JWT"})") + "." + Base64UrlEncode(claims.dump());
   std::string signature(static_cast<size_t>(EVP_PKEY_get_size(key)), '\0');
   size_t sig_len = signature.size();
   EVP_MD_CTX* md = EVP_MD_CTX_new();
-  bool signed_ok = md && EVP_DigestSignInit(md, nullptr, EVP_sha256(), nullptr, key) == 1 &&
-                   EVP_DigestSign(md, reinterpret_cast<unsigned char*>(signature.data()), &sig_len,
-                                  reinterpret_cast<const unsigned char*>(signing_input.data()),
-                                  signing_input.size()) == 1;
+  bool signed_ok =
+      md && EVP_DigestSignInit(md, nullptr, EVP_sha256(), nullptr, key) == 1 &&
+      EVP_DigestSign(md, reinterpret_cast<unsigned char*>(signature.data()), &sig_len,
+                     reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size()) == 1;
   EVP_MD_CTX_free(md);
   EVP_PKEY_free(key);
   if (!signed_ok) return Status::Internal("GitHub App: signing the JWT failed");
@@ -198,8 +197,9 @@ Result<Secret> GithubApi::MintInstallationToken() {
   KR_ASSIGN_OR_RETURN(Secret jwt, AppJwt());
   const std::string path = "/app/installations/" + installation_id_ + "/access_tokens";
   int http_status = 0;
-  KR_ASSIGN_OR_RETURN(GithubReply reply, Send("POST", path, "", jwt,
-                                              "GitHub App " + app_id_ + ": minting an installation token", &http_status));
+  KR_ASSIGN_OR_RETURN(
+      GithubReply reply,
+      Send("POST", path, "", jwt, "GitHub App " + app_id_ + ": minting an installation token", &http_status));
   nlohmann::json doc = nlohmann::json::parse(reply.body, nullptr, /*allow_exceptions=*/false);
   std::string token, expires;
   if (doc.is_object()) {

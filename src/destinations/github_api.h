@@ -34,12 +34,12 @@ namespace keyrotor::destinations {
 // file, else GH_TOKEN, else GITHUB_TOKEN from `env`, as the gh CLI reads them)
 // or a GitHub App (app id + private key file + installation id).
 struct GithubApiSettings {
-  std::string api_url;         // empty: GITHUB_API_URL from env, else https://api.github.com
-  std::string token_file;      // a file holding the token (whitespace around it ignored)
-  std::string app_id;          // GitHub App: its numeric id (the JWT's iss)
-  std::string app_key_file;    // GitHub App: its private key, PEM
-  std::string installation_id; // GitHub App: the installation to act as
-  EnvMap env;                  // GH_TOKEN, GITHUB_TOKEN, GITHUB_API_URL
+  std::string api_url;          // empty: GITHUB_API_URL from env, else https://api.github.com
+  std::string token_file;       // a file holding the token (whitespace around it ignored)
+  std::string app_id;           // GitHub App: its numeric id (the JWT's iss)
+  std::string app_key_file;     // GitHub App: its private key, PEM
+  std::string installation_id;  // GitHub App: the installation to act as
+  EnvMap env;                   // GH_TOKEN, GITHUB_TOKEN, GITHUB_API_URL
 };
 
 struct GithubReply {
@@ -52,10 +52,10 @@ struct GithubReply {
 };
 
 struct GithubRetryPolicy {
-  int max_attempts = 5;                   // every attempt, rate-limited or failed, counts
-  Duration max_rate_limit_wait{120000};   // a longer wait fails at once, naming when the limit resets
-  Duration secondary_limit_wait{60000};   // 403/429 "secondary rate limit" without headers: the docs' minute
-  Duration base_backoff{1000};            // network errors and 5xx: 1 s, 2 s, 4 s...
+  int max_attempts = 5;                  // every attempt, rate-limited or failed, counts
+  Duration max_rate_limit_wait{120000};  // a longer wait fails at once, naming when the limit resets
+  Duration secondary_limit_wait{60000};  // 403/429 "secondary rate limit" without headers: the docs' minute
+  Duration base_backoff{1000};           // network errors and 5xx: 1 s, 2 s, 4 s...
 };
 
 class GithubApi {

@@ -17,9 +17,8 @@ bool GithubIsNameChar(unsigned char c) { return std::isalnum(c) || c == '_'; }
 // GitHub logins: letters, digits and single hyphens, at most 39 characters.
 Status ValidateGithubOwner(const std::string& owner, std::string_view what) {
   if (owner.empty()) return Status::InvalidArgument(std::string(what) + " is empty");
-  bool valid = owner.size() <= 39 && owner.front() != '-' && std::all_of(owner.begin(), owner.end(), [](unsigned char c) {
-                 return std::isalnum(c) || c == '-';
-               });
+  bool valid = owner.size() <= 39 && owner.front() != '-' &&
+               std::all_of(owner.begin(), owner.end(), [](unsigned char c) { return std::isalnum(c) || c == '-'; });
   if (!valid) {
     return Status::InvalidArgument(std::string(what) + " '" + owner +
                                    "' is not a GitHub login (letters, digits and '-', at most 39)");
@@ -31,10 +30,10 @@ Status ValidateGithubOwner(const std::string& owner, std::string_view what) {
 Status ValidateGithubRepo(const std::string& repo) {
   if (repo.empty()) return Status::InvalidArgument("the repository name is empty (expected OWNER/REPO)");
   bool valid = repo.size() <= 100 && repo != "." && repo != ".." &&
-               std::all_of(repo.begin(), repo.end(), [](unsigned char c) {
-                 return std::isalnum(c) || c == '.' || c == '_' || c == '-';
-               });
-  if (!valid) return Status::InvalidArgument("'" + repo + "' is not a repository name (letters, digits, '.', '_', '-')");
+               std::all_of(repo.begin(), repo.end(),
+                           [](unsigned char c) { return std::isalnum(c) || c == '.' || c == '_' || c == '-'; });
+  if (!valid)
+    return Status::InvalidArgument("'" + repo + "' is not a repository name (letters, digits, '.', '_', '-')");
   return Status::Ok();
 }
 
@@ -162,8 +161,8 @@ Status GithubDestination::Restore(const KeyHandoff&, const Secret&) {
 // "Get a repository public key" (and the environment/organization forms):
 // 200 {"key_id": "...", "key": base64 of the 32-byte curve25519 key}.
 Result<GithubDestination::PublicKey> GithubDestination::FetchPublicKey() {
-  KR_ASSIGN_OR_RETURN(GithubReply reply, api_->Call("GET", target_.SecretsPath() + "/public-key", "",
-                                                    "getting the secrets public key"));
+  KR_ASSIGN_OR_RETURN(GithubReply reply,
+                      api_->Call("GET", target_.SecretsPath() + "/public-key", "", "getting the secrets public key"));
   nlohmann::json doc = nlohmann::json::parse(reply.body, nullptr, /*allow_exceptions=*/false);
   PublicKey key;
   std::string b64;

@@ -44,8 +44,7 @@ struct GithubTarget {
 // Parses what follows "github:" or "github-org:" (kind says which).
 // `default_visibility` applies to github-org without ?visibility= (empty:
 // private). InvalidArgument with the reason (the caller names the spec).
-Result<GithubTarget> ParseGithubSpec(std::string_view kind, std::string_view rest,
-                                     std::string_view default_visibility);
+Result<GithubTarget> ParseGithubSpec(std::string_view kind, std::string_view rest, std::string_view default_visibility);
 
 // GitHub's rule for secret names ("Naming your secrets"): letters, digits and
 // '_' only, not starting with a digit or GITHUB_ (case-insensitive, as
@@ -54,8 +53,7 @@ Result<std::string> NormalizeGithubSecretName(std::string_view name);
 
 class GithubDestination : public Destination {
  public:
-  GithubDestination(std::string spec, GithubTarget target, std::unique_ptr<GithubApi> api,
-                    std::string value_template);
+  GithubDestination(std::string spec, GithubTarget target, std::unique_ptr<GithubApi> api, std::string value_template);
 
   std::string Describe() const override { return spec_; }
   bool ReadsBack() const override { return false; }

@@ -299,10 +299,9 @@ TEST_F(GithubDestinationTest, RotatedPublicKeyIsFetchedAgainOnce) {
   std::unique_ptr<Destination> d = MakeOk("github:acme/app#ROTATED");
   Status put = d->Put(GithubKey());
   ASSERT_TRUE(put.ok()) << put.ToString();
-  std::vector<std::string> want = {"GET /repos/acme/app/actions/secrets/public-key",
-                                   "PUT /repos/acme/app/actions/secrets/ROTATED",
-                                   "GET /repos/acme/app/actions/secrets/public-key",
-                                   "PUT /repos/acme/app/actions/secrets/ROTATED"};
+  std::vector<std::string> want = {
+      "GET /repos/acme/app/actions/secrets/public-key", "PUT /repos/acme/app/actions/secrets/ROTATED",
+      "GET /repos/acme/app/actions/secrets/public-key", "PUT /repos/acme/app/actions/secrets/ROTATED"};
   EXPECT_EQ(fake_->requests(), want);
   EXPECT_EQ(nlohmann::json::parse(StoredValue("repos/acme/app", "ROTATED"))["SecretKey"], kGithubAwsSecret);
 }
@@ -339,7 +338,9 @@ TEST_F(GithubDestinationTest, ErrorsNameTheSpecAndGithubsMessageButNoSecret) {
     EXPECT_EQ(s.code(), c.code) << s.ToString();
     EXPECT_NE(s.message().find(c.spec), std::string::npos) << s.ToString();
     EXPECT_NE(s.message().find(c.says), std::string::npos) << s.ToString();
-    EXPECT_NE(s.message().find("HTTP " + std::to_string(c.fault.status ? c.fault.status : c.code == StatusCode::kNotFound ? 404 : 401)),
+    EXPECT_NE(s.message().find("HTTP " + std::to_string(c.fault.status                    ? c.fault.status
+                                                        : c.code == StatusCode::kNotFound ? 404
+                                                                                          : 401)),
               std::string::npos)
         << s.ToString();
     ExpectGithubNoLeak(s.ToString());
@@ -358,8 +359,7 @@ TEST_F(GithubDestinationTest, RateLimitsAreWaitedOutOnTheClock) {
   EXPECT_LT(clock_.Now() - before, std::chrono::seconds(31));
 
   // Primary limit: 403, x-ratelimit-remaining 0, reset in 45 s.
-  const int64_t reset =
-      std::chrono::duration_cast<std::chrono::seconds>(clock_.Now().time_since_epoch()).count() + 45;
+  const int64_t reset = std::chrono::duration_cast<std::chrono::seconds>(clock_.Now().time_since_epoch()).count() + 45;
   fake_->QueueFault({"GET",
                      403,
                      {{"x-ratelimit-remaining", "0"}, {"x-ratelimit-reset", std::to_string(reset)}},
@@ -504,8 +504,7 @@ TEST(GithubGhCliTest, GhSecretSetAndGhApiTalkToTheFake) {
 
   // gh api reads the public key keyrotor reads, in the shape keyrotor parses.
   // (GH_HOST names the fake: `gh api --hostname` refuses a host with a port.)
-  testing::ProcessResult key =
-      testing::RunProcess({"gh", "api", "repos/acme/app/actions/secrets/public-key"}, env, 60);
+  testing::ProcessResult key = testing::RunProcess({"gh", "api", "repos/acme/app/actions/secrets/public-key"}, env, 60);
   ASSERT_EQ(key.exit_code, 0) << key.out << key.err;
   nlohmann::json doc = nlohmann::json::parse(key.out);
   EXPECT_EQ(doc["key_id"], fake->KeyId("repos/acme/app"));

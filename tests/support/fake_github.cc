@@ -92,15 +92,24 @@ std::pair<EVP_PKEY*, X509*> FakeGithubCertificate() {
 
 const char* GithubReason(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    default: return "Status";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 204:
+      return "No Content";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 422:
+      return "Unprocessable Entity";
+    case 429:
+      return "Too Many Requests";
+    default:
+      return "Status";
   }
 }
 
@@ -358,18 +367,17 @@ aws::HttpResponse FakeGithub::MintToken(const std::string& installation_id, cons
   if (!h.is_object() || h.value("alg", "") != "RS256" || !p.is_object()) {
     return GithubError(401, "A JSON web token could not be decoded");
   }
-  std::string iss = p.contains("iss") && p["iss"].is_string()    ? p["iss"].get<std::string>()
+  std::string iss = p.contains("iss") && p["iss"].is_string()   ? p["iss"].get<std::string>()
                     : p.contains("iss") && p["iss"].is_number() ? std::to_string(p["iss"].get<int64_t>())
-                                                                 : "";
+                                                                : "";
   auto app = apps_.find(iss);
   if (app == apps_.end()) return GithubError(401, "'Issuer' claim ('iss') must be an Integer");
   const std::string signing_input = parts[0] + "." + parts[1];
   EVP_MD_CTX* md = EVP_MD_CTX_new();
-  bool verified = EVP_DigestVerifyInit(md, nullptr, EVP_sha256(), nullptr,
-                                       static_cast<EVP_PKEY*>(app->second.public_key)) == 1 &&
-                  EVP_DigestVerify(md, reinterpret_cast<const unsigned char*>(signature->data()), signature->size(),
-                                   reinterpret_cast<const unsigned char*>(signing_input.data()),
-                                   signing_input.size()) == 1;
+  bool verified =
+      EVP_DigestVerifyInit(md, nullptr, EVP_sha256(), nullptr, static_cast<EVP_PKEY*>(app->second.public_key)) == 1 &&
+      EVP_DigestVerify(md, reinterpret_cast<const unsigned char*>(signature->data()), signature->size(),
+                       reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size()) == 1;
   EVP_MD_CTX_free(md);
   if (!verified) return GithubError(401, "A JSON web token could not be decoded");
   const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(Now().time_since_epoch()).count();
@@ -377,8 +385,12 @@ aws::HttpResponse FakeGithub::MintToken(const std::string& installation_id, cons
     return GithubError(401, "Missing 'issued at' or 'expiration time' claim");
   }
   int64_t iat = p["iat"].get<int64_t>(), exp = p["exp"].get<int64_t>();
-  if (iat > now) return GithubError(401, "'Issued at' claim ('iat') must be an Integer representing a time in the past");
-  if (exp <= now) return GithubError(401, "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires");
+  if (iat > now)
+    return GithubError(401, "'Issued at' claim ('iat') must be an Integer representing a time in the past");
+  if (exp <= now)
+    return GithubError(401,
+                       "'Expiration time' claim ('exp') must be a numeric value representing the future time at which "
+                       "the assertion expires");
   if (exp - iat > 600) return GithubError(401, "'Expiration time' claim ('exp') is too far in the future");
   if (app->second.installation_id != installation_id) return GithubError(404, "Not Found");
   std::string token = "ghs_" + HexEncode(RandomBytes(18));
@@ -440,9 +452,12 @@ aws::HttpResponse FakeGithub::HandleLocked(const std::string& method, const std:
   // "Create or update a repository secret".
   std::string name = rest;
   for (char& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  bool valid_name = !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0])) && !StartsWith(name, "GITHUB_") &&
+  bool valid_name = !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0])) &&
+                    !StartsWith(name, "GITHUB_") &&
                     std::all_of(name.begin(), name.end(), [](unsigned char c) { return std::isalnum(c) || c == '_'; });
-  if (!valid_name) return GithubError(422, "Secret names can only contain alphanumeric characters ([a-z], [A-Z], [0-9]) or underscores (_).");
+  if (!valid_name)
+    return GithubError(
+        422, "Secret names can only contain alphanumeric characters ([a-z], [A-Z], [0-9]) or underscores (_).");
   nlohmann::json body = nlohmann::json::parse(request.body, nullptr, false);
   if (!body.is_object() || !body.contains("encrypted_value") || !body["encrypted_value"].is_string() ||
       !body.contains("key_id") || !body["key_id"].is_string()) {
@@ -455,11 +470,13 @@ aws::HttpResponse FakeGithub::HandleLocked(const std::string& method, const std:
   if (StartsWith(scope, "orgs/")) {
     visibility = body.value("visibility", "");
     if (visibility != "all" && visibility != "private" && visibility != "selected") {
-      return GithubError(422, "Invalid request.\n\nFor 'properties/visibility', is not one of [\"all\", \"private\", \"selected\"].");
+      return GithubError(
+          422, "Invalid request.\n\nFor 'properties/visibility', is not one of [\"all\", \"private\", \"selected\"].");
     }
   }
   std::optional<std::string> sealed = Base64Decode(body["encrypted_value"].get<std::string>());
-  if (!sealed || sealed->size() < crypto_box_SEALBYTES) return GithubError(422, "Bad request - encrypted_value is not valid");
+  if (!sealed || sealed->size() < crypto_box_SEALBYTES)
+    return GithubError(422, "Bad request - encrypted_value is not valid");
   std::string plain(sealed->size() - crypto_box_SEALBYTES, '\0');
   if (crypto_box_seal_open(reinterpret_cast<unsigned char*>(plain.data()),
                            reinterpret_cast<const unsigned char*>(sealed->data()), sealed->size(),

@@ -42,8 +42,8 @@ class FakeGithub {
  public:
   struct Options {
     bool tls = false;
-    std::string cert_path;  // tls: the server's certificate (PEM) is written here
-    Clock* clock = nullptr; // expiry of installation tokens and JWTs; null: the real clock
+    std::string cert_path;   // tls: the server's certificate (PEM) is written here
+    Clock* clock = nullptr;  // expiry of installation tokens and JWTs; null: the real clock
     std::chrono::seconds installation_token_ttl{3600};
   };
   static std::unique_ptr<FakeGithub> Start(Options options);
