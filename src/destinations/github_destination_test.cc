@@ -280,6 +280,16 @@ TEST_F(GithubDestinationTest, GithubAppTokenMintedFromAVerifiedJwtAndRefreshed) 
   ASSERT_TRUE(put.ok()) << put.ToString();
   EXPECT_EQ(fake_->tokens_minted(), 3);
 
+  // An installation the App does not have: 404 from the token exchange, named.
+  o.github_app_installation_id = "999";
+  Status no_installation = MakeOk("github:acme/app", o)->Put(GithubKey());
+  ASSERT_FALSE(no_installation.ok());
+  EXPECT_EQ(no_installation.code(), StatusCode::kNotFound) << no_installation.ToString();
+  EXPECT_NE(no_installation.message().find("minting an installation token"), std::string::npos)
+      << no_installation.ToString();
+  ExpectGithubNoLeak(no_installation.ToString());
+  o.github_app_installation_id = "777";
+
   // A key the fake does not know for the app: the JWT does not verify.
   std::string other = testing::MakeTempDir("keyrotor-github-app2");
   fake_->AddApp("555", "888", other + "/app.pem");
@@ -386,6 +396,24 @@ TEST_F(GithubDestinationTest, RateLimitsAreWaitedOutOnTheClock) {
   ASSERT_FALSE(limited.ok());
   EXPECT_NE(limited.message().find("gave up after 5 attempts"), std::string::npos) << limited.ToString();
   ExpectGithubNoLeak(limited.ToString());
+}
+
+TEST_F(GithubDestinationTest, ServerErrorsAreRetriedWithBackoffThenReportedAsUnknown) {
+  std::unique_ptr<Destination> d = MakeOk("github:acme/app#FLAKY");
+  fake_->QueueFault({"PUT", 502, {}, "Server Error", false});
+  TimePoint before = clock_.Now();
+  Status put = d->Put(GithubKey());
+  ASSERT_TRUE(put.ok()) << put.ToString();
+  EXPECT_EQ(clock_.Now() - before, std::chrono::seconds(1));  // one backoff step
+
+  for (int i = 0; i < 5; ++i) fake_->QueueFault({"PUT", 503, {}, "Service Unavailable", false});
+  Status down = d->Put(GithubKey());
+  ASSERT_FALSE(down.ok());
+  // A 5xx to a PUT may have been applied: the outcome is unknown, not "failed".
+  EXPECT_EQ(down.code(), StatusCode::kUnknownOutcome) << down.ToString();
+  EXPECT_NE(down.message().find("gave up after 5 attempts"), std::string::npos) << down.ToString();
+  EXPECT_NE(down.message().find("HTTP 503"), std::string::npos) << down.ToString();
+  ExpectGithubNoLeak(down.ToString());
 }
 
 TEST_F(GithubDestinationTest, TimeoutAfterPutIsRetriedAndTheValueHeld) {
