@@ -67,12 +67,19 @@ std::optional<Duration> GithubRateLimitWait(const aws::HttpResponse& r, TimePoin
   return std::nullopt;
 }
 
-Status GithubHttpError(const aws::HttpResponse& r, std::string_view method, const std::string& path,
-                       std::string_view what) {
+// "writing X (PUT /path): HTTP 404: GitHub says "Not Found" (request id R)".
+std::string GithubErrorText(const aws::HttpResponse& r, std::string_view method, const std::string& path,
+                            std::string_view what) {
   std::string msg = std::string(what) + " (" + std::string(method) + " " + path + "): HTTP " + std::to_string(r.status);
   std::string github = GithubErrorMessage(r.body);
   if (!github.empty()) msg += ": GitHub says \"" + github + "\"";
   if (std::string id = GithubHeader(r, "x-github-request-id"); !id.empty()) msg += " (request id " + id + ")";
+  return msg;
+}
+
+Status GithubHttpError(const aws::HttpResponse& r, std::string_view method, const std::string& path,
+                       std::string_view what) {
+  std::string msg = GithubErrorText(r, method, path, what);
   switch (r.status) {
     case 401:
       return Status::PermissionDenied(msg + " (the token is invalid or expired)");
@@ -280,13 +287,16 @@ Result<GithubReply> GithubApi::Send(std::string_view method, const std::string& 
       return reply;
     } else if (std::optional<Duration> limited =
                    GithubRateLimitWait(*response, clock_->Now(), retry_.secondary_limit_wait)) {
-      last = GithubHttpError(*response, method, path, what);
+      // Refused, not applied, and may pass later: transient, like a request
+      // that never left (the engine retries it on a later run).
+      std::string refused = GithubErrorText(*response, method, path, what);
       if (*limited > retry_.max_rate_limit_wait) {
-        last = Status::UnknownOutcome(last.message() + ": rate limited for another " + FormatWait(*limited) +
-                                      ", longer than keyrotor waits (" + FormatWait(retry_.max_rate_limit_wait) +
-                                      "); try again later");
+        last = Status::NetworkError(refused + ": rate limited for another " + FormatWait(*limited) +
+                                    ", longer than keyrotor waits (" + FormatWait(retry_.max_rate_limit_wait) +
+                                    "); try again later");
         break;
       }
+      last = Status::NetworkError(refused + ": rate limited");
       wait = *limited;
     } else if (response->status >= 500) {
       last = GithubHttpError(*response, method, path, what);

@@ -71,7 +71,8 @@ class GithubApi {
   // whose message says `what`, the HTTP status and GitHub's "message" (never
   // the token or the body sent): PermissionDenied (401, 403), NotFound (404),
   // InvalidArgument (422, other 4xx), UnknownOutcome (5xx or a timeout after
-  // sending, once retries are spent), NetworkError (never sent).
+  // sending, once retries are spent), NetworkError (never sent, or refused
+  // by a rate limit: not applied, may pass later).
   // A 401 with App auth mints a new installation token and tries once more.
   Result<GithubReply> Call(std::string_view method, const std::string& path, const std::string& body,
                            std::string_view what);

@@ -387,6 +387,7 @@ TEST_F(GithubDestinationTest, RateLimitsAreWaitedOutOnTheClock) {
   Status limited = d->Put(GithubKey());
   ASSERT_FALSE(limited.ok());
   EXPECT_EQ(clock_.Now(), before);
+  EXPECT_EQ(limited.code(), StatusCode::kNetworkError);  // not applied; may pass later
   EXPECT_NE(limited.message().find("rate limited for another 3600 s"), std::string::npos) << limited.ToString();
   EXPECT_NE(limited.message().find("github:acme/app#LIMITED"), std::string::npos) << limited.ToString();
 
@@ -394,6 +395,7 @@ TEST_F(GithubDestinationTest, RateLimitsAreWaitedOutOnTheClock) {
   for (int i = 0; i < 5; ++i) fake_->QueueFault({"GET", 429, {{"retry-after", "1"}}, "secondary rate limit", false});
   limited = d->Put(GithubKey());
   ASSERT_FALSE(limited.ok());
+  EXPECT_EQ(limited.code(), StatusCode::kNetworkError);
   EXPECT_NE(limited.message().find("gave up after 5 attempts"), std::string::npos) << limited.ToString();
   ExpectGithubNoLeak(limited.ToString());
 }
