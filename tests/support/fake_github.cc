@@ -420,6 +420,16 @@ aws::HttpResponse FakeGithub::HandleLocked(const std::string& method, const std:
       return GithubError(fault.status, fault.message, fault.headers);
     }
   }
+  // GitHub refuses a request without a User-Agent, and a version header it
+  // does not know ("Getting started with the REST API", "API versions").
+  if (aws::FindHeader(request.headers, "User-Agent") == nullptr) {
+    return GithubError(
+        403, "Request forbidden by administrative rules. Please make sure your request has a User-Agent header");
+  }
+  if (const std::string* version = aws::FindHeader(request.headers, "X-GitHub-Api-Version");
+      version != nullptr && *version != "2022-11-28") {
+    return GithubError(400, "Unsupported 'X-GitHub-Api-Version' header value '" + *version + "'");
+  }
   std::vector<std::string> seg = Split(path.substr(1), '/');
   if (mint && method == "POST" && seg.size() == 4 && seg[1] == "installations" && seg[3] == "access_tokens") {
     return MintToken(seg[2], bearer);

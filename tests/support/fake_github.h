@@ -13,6 +13,7 @@
 //    iat; it answers 201 {"token","expires_at"}; installation tokens expire
 //    by the fake's clock;
 //  - unknown repositories and organizations: 404 {"message":"Not Found",...};
+//  - no User-Agent: 403; an X-GitHub-Api-Version other than 2022-11-28: 400;
 //  - errors carry GitHub's shape {"message","documentation_url"}.
 // Faults are queued by the test: a rate limit (403/429 with headers), any
 // status, or a reset connection after a PUT was applied (unknown outcome).
