@@ -6,8 +6,9 @@
 #include "base/strings.h"
 #include "base/subprocess.h"
 #include "destinations/credentials_file_destination.h"
-#include "destinations/exec_destination.h"
 #include "destinations/destination_util.h"
+#include "destinations/exec_destination.h"
+#include "destinations/github_destination.h"
 #include "destinations/secretsmanager_destination.h"
 #include "destinations/ssm_destination.h"
 #include "destinations/vault_destination.h"
@@ -63,7 +64,7 @@ Result<std::unique_ptr<Destination>> MakeDestination(std::string_view spec, cons
                                                      const DestinationOptions& options) {
   size_t colon = spec.find(':');
   if (colon == std::string_view::npos) {
-    return BadSpec(spec, "expected KIND:TARGET (credentials-file, secretsmanager, ssm, vault or exec)");
+    return BadSpec(spec, "expected KIND:TARGET (credentials-file, secretsmanager, ssm, vault, github, github-org or exec)");
   }
   const std::string_view kind = spec.substr(0, colon);
   const std::string_view rest = spec.substr(colon + 1);
@@ -107,6 +108,7 @@ Result<std::unique_ptr<Destination>> MakeDestination(std::string_view spec, cons
     return std::unique_ptr<Destination>(
         std::make_unique<VaultDestination>(spec_text, std::move(path), std::move(entry), options.vault_key_file));
   }
+  if (kind == "github" || kind == "github-org") return MakeGithubDestination(spec, kind, rest, aws, options);
   if (auto extra = options.extra_kinds.find(kind); extra != options.extra_kinds.end()) {
     return extra->second(spec, rest, options);
   }
@@ -122,7 +124,8 @@ Result<std::unique_ptr<Destination>> MakeDestination(std::string_view spec, cons
     return MakeExecDestination(std::string(spec), std::move(argv).value(), options);
   }
   return BadSpec(
-      spec, "unknown kind '" + std::string(kind) + "' (expected credentials-file, secretsmanager, ssm, vault or exec)");
+      spec, "unknown kind '" + std::string(kind) +
+                "' (expected credentials-file, secretsmanager, ssm, vault, github, github-org or exec)");
 }
 
 Result<Secret> RenderValue(const std::string& value_template, const KeyHandoff& key) {

@@ -69,6 +69,16 @@ struct DestinationOptions {
   bool credentials_file_backup = true;
   EnvMap exec_env;                          // exec: the environment passed on (already stripped of secrets)
   Spawner* spawner = nullptr;               // exec: how the program is started (null: posix_spawn)
+  // github / github-org (destinations/github_destination.h). Credentials: a
+  // GitHub App when github_app_id is set (all three app fields needed), else
+  // github_token_file, else GH_TOKEN, else GITHUB_TOKEN from github_env.
+  std::string github_api_url;               // empty: GITHUB_API_URL, else https://api.github.com
+  std::string github_token_file;
+  std::string github_app_id;
+  std::string github_app_key_file;          // the App's private key (PEM)
+  std::string github_app_installation_id;
+  std::string github_visibility;            // github-org default when the spec has no ?visibility= (empty: private)
+  EnvMap github_env;                        // GH_TOKEN, GITHUB_TOKEN, GITHUB_API_URL as the process has them
   // Kinds a command adds for itself (keyrotor keeper's record writer): KIND ->
   // a maker given what follows "KIND:". Specs are saved in the journal and
   // remade from them on resume, so a kind must be a pure function of its spec.
@@ -80,6 +90,7 @@ struct DestinationOptions {
 // Parses one --to spec:
 //   credentials-file:PATH#PROFILE   secretsmanager:NAME   ssm:/PATH
 //   vault:PATH[#ENTRY]              exec:PROGRAM [ARGS...]
+//   github:OWNER/REPO[@ENVIRONMENT][#NAME]   github-org:ORG[#NAME][?visibility=all|private|selected]
 // `aws` signs Secrets Manager / SSM calls. InvalidArgument naming the spec
 // (never its secret parts: there are none) when it is malformed.
 Result<std::unique_ptr<Destination>> MakeDestination(std::string_view spec, const aws::ClientFactory& aws,

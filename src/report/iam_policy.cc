@@ -89,9 +89,12 @@ void MergeFeatures(PolicyFeatures& features, const PolicyFeatures& more) {
 Status ValidatePolicyFeatures(const PolicyFeatures& features) {
   for (const std::string& spec : features.destinations) {
     std::string kind = Kind(spec);
-    if (kind != "credentials-file" && kind != "secretsmanager" && kind != "ssm" && kind != "vault" && kind != "exec") {
+    // github and github-org write through GitHub's API: no AWS permission.
+    if (kind != "credentials-file" && kind != "secretsmanager" && kind != "ssm" && kind != "vault" &&
+        kind != "github" && kind != "github-org" && kind != "exec") {
       return Status::InvalidArgument("destination '" + spec +
-                                     "': expected credentials-file, secretsmanager, ssm, vault or exec");
+                                     "': expected credentials-file, secretsmanager, ssm, vault, github, github-org "
+                                     "or exec");
     }
     std::vector<std::string> ignored;
     if ((kind == "secretsmanager" || kind == "ssm") && StripQuery(Target(spec), &ignored).empty()) {

@@ -125,6 +125,10 @@ TEST(IamPolicyJsonTest, FromEngineOptions) {
 TEST(IamPolicyJsonTest, ValidationRefusesWhatRotateWouldRefuse) {
   EXPECT_TRUE(ValidatePolicyFeatures(PolicyFeatures{{"ssm:/a"}, {"sns:arn:aws:sns:us-east-1:1:t"}, {}, {}}).ok());
   EXPECT_FALSE(ValidatePolicyFeatures(PolicyFeatures{{"s3:bucket"}, {}, {}, {}}).ok());
+  // GitHub destinations need no AWS permission, and are no error either.
+  EXPECT_TRUE(ValidatePolicyFeatures(PolicyFeatures{{"github:acme/app", "github-org:acme#AWS"}, {}, {}, {}}).ok());
+  EXPECT_EQ(BuildPolicyJson(PolicyFeatures{{"github:acme/app"}, {}, {}, {}}),
+            BuildPolicyJson(PolicyFeatures{{}, {}, {}, {}}));
   EXPECT_FALSE(ValidatePolicyFeatures(PolicyFeatures{{"secretsmanager:"}, {}, {}, {}}).ok());
   EXPECT_FALSE(ValidatePolicyFeatures(PolicyFeatures{{}, {"sns:topic"}, {}, {}}).ok());
   EXPECT_FALSE(ValidatePolicyFeatures(PolicyFeatures{{}, {}, {"arn:aws:iam::1:user/x"}, {}}).ok());
