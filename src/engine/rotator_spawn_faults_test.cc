@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "base/file_util.h"
+#include "base/strings.h"
 #include "base/subprocess.h"
 #include "engine/rotator.h"
 #include "support/sandbox_world.h"

@@ -103,6 +103,28 @@ Result<EngineOptions> ResolveEngineSettings(const EngineSettings& s, const EnvMa
   problems.Parse("exec_timeout", ParseDuration(s.exec_timeout), exec_timeout);
   o.destination_options.exec_timeout = exec_timeout;
   o.destination_options.exec_env = ChildEnvironment(env);
+  o.destination_options.github_api_url = s.github_api_url;
+  o.destination_options.github_token_file = s.github_token_file;
+  o.destination_options.github_app_id = s.github_app_id;
+  o.destination_options.github_app_key_file = s.github_app_key_file;
+  o.destination_options.github_app_installation_id = s.github_app_installation_id;
+  if (!s.github_visibility.empty() && s.github_visibility != "all" && s.github_visibility != "private" &&
+      s.github_visibility != "selected") {
+    problems.Add("github_visibility", Status::InvalidArgument("expected all, private or selected, got '" +
+                                                              s.github_visibility + "'"));
+  }
+  o.destination_options.github_visibility = s.github_visibility;
+  bool app_any = !s.github_app_id.empty() || !s.github_app_key_file.empty() || !s.github_app_installation_id.empty();
+  bool app_all = !s.github_app_id.empty() && !s.github_app_key_file.empty() && !s.github_app_installation_id.empty();
+  if (app_any && !app_all) {
+    problems.Add("github_app_id", Status::InvalidArgument("a GitHub App needs github_app_id, github_app_key_file and "
+                                                          "github_app_installation_id together"));
+  }
+  // Only what the GitHub destination reads, as the gh CLI reads it: never
+  // handed to a child (exec_env above is stripped of them).
+  for (const char* name : {"GH_TOKEN", "GITHUB_TOKEN", "GITHUB_API_URL"}) {
+    if (auto v = EnvValue(env, name)) o.destination_options.github_env[name] = *v;
+  }
   o.notifier_options.exec_timeout = exec_timeout;
   o.notifier_options.exec_env = o.destination_options.exec_env;
   if (!s.webhook_secret_file.empty()) {

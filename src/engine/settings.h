@@ -38,6 +38,13 @@ struct EngineSettings {
   std::string vault_key_file;
   std::string webhook_secret_file;
   std::string exec_timeout = "60s";
+  // github: and github-org: destinations (docs/destinations.md).
+  std::string github_api_url;             // empty: GITHUB_API_URL, else https://api.github.com
+  std::string github_token_file;          // empty: GH_TOKEN, then GITHUB_TOKEN
+  std::string github_app_id;              // with the two below: authenticate as a GitHub App
+  std::string github_app_key_file;
+  std::string github_app_installation_id;
+  std::string github_visibility;          // github-org: secrets' default visibility (private)
   int orphan_settle_ms = 5000;
 };
 

@@ -24,7 +24,8 @@ const std::vector<std::string_view> kPolicyKeys = {
     "mode", "rotate_after", "deactivate_after", "delete_after", "max_age", "quiet_period", "force_after",
     "verify_timeout", "exempt_tags", "exempt_groups", "delete_unknown_inactive", "to", "notify", "value_template",
     "kms_key_id", "vault_key_file", "webhook_secret_file", "exec_timeout", "on_exposure", "exposed_delete_after",
-    "exposure_lookup_window", "exposure_lookup_regions"};
+    "exposure_lookup_window", "exposure_lookup_regions", "github_api_url", "github_token_file", "github_app_id",
+    "github_app_key_file", "github_app_installation_id", "github_visibility"};
 const std::vector<std::string_view> kTopKeys = {"state",    "concurrency", "planning",  "schedule",
                                                 "policy",   "accounts",    "selection", "organization"};
 const std::vector<std::string_view> kOrganizationKeys = {
@@ -464,6 +465,10 @@ class Parser {
         {"exposed_delete_after", &engine::EngineSettings::exposed_delete_after},
         {"exposure_lookup_window", &engine::EngineSettings::exposure_lookup_window},
         {"kms_key_id", &engine::EngineSettings::kms_key_id},
+        {"github_api_url", &engine::EngineSettings::github_api_url},
+        {"github_app_id", &engine::EngineSettings::github_app_id},
+        {"github_app_installation_id", &engine::EngineSettings::github_app_installation_id},
+        {"github_visibility", &engine::EngineSettings::github_visibility},
         {"exec_timeout", &engine::EngineSettings::exec_timeout},
     };
     for (const auto& [key, field] : strings) {
@@ -477,6 +482,8 @@ class Parser {
         {"value_template", &engine::EngineSettings::value_template_file},
         {"vault_key_file", &engine::EngineSettings::vault_key_file},
         {"webhook_secret_file", &engine::EngineSettings::webhook_secret_file},
+        {"github_token_file", &engine::EngineSettings::github_token_file},
+        {"github_app_key_file", &engine::EngineSettings::github_app_key_file},
     };
     for (const auto& [key, field] : files) {
       if (const toml::node* v = t.get(key)) {

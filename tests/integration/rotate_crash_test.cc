@@ -23,6 +23,7 @@
 #include "credentials/profile_writer.h"
 #include "destinations/vault.h"
 #include "sandbox/server.h"
+#include "support/fake_github.h"
 #include "support/process.h"
 #include "support/sandbox_clients.h"
 
@@ -459,6 +460,106 @@ TEST_F(RotateCrashTest, RespondToDuplicateEventsKilledAtRandomInstantsRespondsOn
   std::printf("[ crash ] respond: %d random-instant trials with 10%% faults and duplicate events, %d killed "
               "mid-run, %s\n",
               trials, killed_mid_run, HasFailure() ? "INVARIANT VIOLATIONS (see above)" : "0 invariant violations");
+}
+
+// A write-only destination (GitHub Actions secrets, which GitHub never gives
+// back) must never be left holding a key the rotation deleted. Destinations:
+// Secrets Manager, then a repository's and an environment's secrets on a
+// fake GitHub. `rotate` is killed before and after every journal write;
+// after each killed run, whatever key a GitHub secret holds still exists;
+// the rerun finishes. Then a GitHub outage between the two GitHub
+// destinations: the rotation rolls forward (the first secret's key is kept)
+// and completes once GitHub answers again.
+TEST_F(RotateCrashTest, AWriteOnlyDestinationNeverHoldsADeletedKey) {
+  Start(/*fail_rate=*/0);
+  std::unique_ptr<testing::FakeGithub> github = testing::FakeGithub::Start();
+  ASSERT_TRUE(github);
+  github->AddToken("ghp_crashtrialtoken0000000000000000000000");
+  auto env = Env();
+  env["GH_TOKEN"] = "ghp_crashtrialtoken0000000000000000000000";
+  env["GITHUB_API_URL"] = github->api_url();
+  auto argv = [&](const std::string& user) {
+    return std::vector<std::string>{testing::KeyrotorBinary(), "rotate", "--user", user, "--mode", "immediate",
+                                    "--state", dir_ + "/journal.db", "--to", "secretsmanager:crash/{user}", "--to",
+                                    "github:acme/{user}", "--to", "github:acme/{user}@prod", "--endpoint-url",
+                                    server_->endpoint(), "--verify-timeout", "30s", "--orphan-settle-ms", "0",
+                                    "--json"};
+  };
+  // Every key a GitHub secret of `user` holds exists in IAM.
+  auto check_github = [&](const std::string& user, const std::string& when) {
+    for (const std::string& scope : {"repos/acme/" + user, "repos/acme/" + user + "/environments/prod"}) {
+      auto held = github->Stored(scope, "AWS_ACCESS_KEY_ID");
+      if (!held) continue;
+      EXPECT_TRUE(sb().GetKey(held->value).has_value())
+          << user << " " << when << ": " << scope << " holds " << held->value << ", which was deleted";
+    }
+  };
+  auto finish = [&](const std::string& user) {
+    for (int run = 0; run < 8; ++run) {
+      testing::ProcessResult r = testing::RunProcess(argv(user), env, 120);
+      outputs_ += r.out + r.err;
+      check_github(user, "after a rerun");
+      if (r.out.find("\"result\":\"completed\"") != std::string::npos) return true;
+      // The killed run had finished it: the fresh key is not due.
+      if (r.out.find("\"result\":\"not_due\",\"rotation_id\":\"\"") != std::string::npos) return true;
+    }
+    return false;
+  };
+  int trials = 0, killed = 0;
+  for (int n = 1; n <= 14; ++n) {
+    for (const char* when : {"before-save:", "after-save:"}) {
+      std::string user = "wo-" + std::to_string(n) + "-" + std::string(when).substr(0, 5);
+      github->AddRepo("acme", user);
+      github->AddEnvironment("acme", user, "prod");
+      std::string old_key = NewUser(user);
+      auto crash_env = env;
+      crash_env["KEYROTOR_CRASH_POINT"] = when + std::to_string(n);
+      testing::ProcessResult r = testing::RunProcess(argv(user), crash_env, 120);
+      outputs_ += r.out + r.err;
+      ++trials;
+      if (r.exit_code == -1) ++killed;
+      check_github(user, "after the killed run");
+      ASSERT_TRUE(finish(user)) << user << ": " << outputs_.substr(outputs_.size() > 2000 ? outputs_.size() - 2000 : 0);
+      auto keys = sb().ListKeys(user);
+      ASSERT_EQ(keys.size(), 1u) << user;
+      EXPECT_NE(keys[0].access_key_id, old_key);
+      for (const std::string& scope : {"repos/acme/" + user, "repos/acme/" + user + "/environments/prod"}) {
+        auto id = github->Stored(scope, "AWS_ACCESS_KEY_ID");
+        auto secret = github->Stored(scope, "AWS_SECRET_ACCESS_KEY");
+        ASSERT_TRUE(id && secret) << user << " " << scope;
+        EXPECT_EQ(id->value, keys[0].access_key_id) << user << " " << scope;
+        secrets_.push_back(secret->value);
+        auto who = testing::SandboxClients(server_->endpoint(), &transport_, id->value, Secret(secret->value), 5)
+                       .Sts()
+                       ->GetCallerIdentity();
+        EXPECT_TRUE(who.ok()) << user << " " << scope << ": the key GitHub holds works";
+      }
+    }
+  }
+  EXPECT_GE(killed, 20) << "too few kill points were reached";
+
+  // The second GitHub destination fails after the first took the key (its
+  // environment is missing: 404): roll forward, never back.
+  std::string user = "wo-outage";
+  github->AddRepo("acme", user);
+  std::string old_key = NewUser(user);
+  testing::ProcessResult failed = testing::RunProcess(argv(user), env, 120);
+  outputs_ += failed.out + failed.err;
+  EXPECT_EQ(failed.exit_code, 1) << failed.out << failed.err;
+  EXPECT_NE(failed.out.find("rolling forward"), std::string::npos) << failed.out;
+  auto held = github->Stored("repos/acme/" + user, "AWS_ACCESS_KEY_ID");
+  ASSERT_TRUE(held) << "the repository took the new key";
+  EXPECT_NE(held->value, old_key);
+  check_github(user, "after the failed hand-over");
+  ASSERT_TRUE(sb().GetKey(old_key)) << "the old key stays until every destination holds the new one";
+  github->AddEnvironment("acme", user, "prod");  // GitHub fixed
+  ASSERT_TRUE(finish(user));
+  EXPECT_FALSE(sb().GetKey(old_key));
+  EXPECT_EQ(github->Stored("repos/acme/" + user + "/environments/prod", "AWS_ACCESS_KEY_ID")->value, held->value);
+  EXPECT_EQ(trials, 28);
+  std::printf("[ crash ] write-only destinations: %d deterministic trials, %d killed mid-run, %s\n", trials, killed,
+              HasFailure() ? "INVARIANT VIOLATIONS (see above)" : "0 invariant violations");
+  CheckNoSecretLeaked();
 }
 
 // Two keyrotor processes sharing a journal never rotate the same user twice.
