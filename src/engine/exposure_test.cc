@@ -284,6 +284,23 @@ TEST_F(ExposureTest, AKeyThatIsGoneOrAlreadyInactiveBesideAWorkingOneIsReported)
   (void)second;
 }
 
+TEST_F(ExposureTest, WithoutADestinationTheKeyIsOnlyCutOff) {
+  options_.destinations.clear();  // a user no selection covers, and no --to
+  auto exposed = world_.UserWithKey("nora", 5 * kExposureDay);
+  UserOutcome out = Respond("nora", exposed.access_key_id);
+  EXPECT_EQ(out.state, "old_deactivated") << out.message;
+  EXPECT_TRUE(out.new_key_id.empty());
+  EXPECT_EQ(world_.sandbox->ListKeys("nora").size(), 1u) << "no key nobody would receive";
+  EXPECT_FALSE(world_.sandbox->GetKey(exposed.access_key_id)->active);
+  EXPECT_EQ(Actions("nora"), (std::vector<std::string>{"plan", "deactivate_exposed", "activity"}));
+  std::vector<nlohmann::json> notices = ExposedNotices();
+  ASSERT_EQ(notices.size(), 1u);
+  EXPECT_NE(notices[0]["message"].get<std::string>().find("no new key was made"), std::string::npos);
+  world_.clock.Advance(std::chrono::hours(24));
+  EXPECT_EQ(Respond("nora", exposed.access_key_id).result, Outcome::kCompleted);
+  EXPECT_TRUE(world_.sandbox->ListKeys("nora").empty());
+}
+
 TEST_F(ExposureTest, ADryRunChangesNothing) {
   options_.dry_run = true;
   auto exposed = world_.UserWithKey("dina", 5 * kExposureDay);

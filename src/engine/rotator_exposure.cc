@@ -64,6 +64,9 @@ bool Rotator::Run::StartExposure() {
       out_.actions.push_back("would deactivate exposed key " + key_id);
     }
     if (keys->size() >= 2) out_.actions.push_back("would delete exposed key " + key_id + " (two-key limit)");
+    if (opts_.destinations.empty()) {
+      return Would("deactivate exposed key " + key_id + " and make no successor (no destination): " + how);
+    }
     return Would("create a new key to replace " + key_id + ": " + how);
   }
   Result<std::vector<std::string>> destination_specs =
@@ -123,9 +126,13 @@ bool Rotator::Run::RetireExposedBeforeCreating(std::vector<aws::AccessKeyMetadat
                               [&](const aws::AccessKeyMetadata& k) { return k.access_key_id == record_.old_key_id; });
   if (exposed == keys.end()) {
     if (x.deactivated == TimePoint{}) x.deactivated = Now();
-    return true;
+    if (!record_.destinations.empty()) return true;
+    record_.state = RotationState::kDone;  // gone, and no successor to make
+    return SaveOrStop();
   }
-  if (exposed->active() && x.order == ExposureOrder::kDeactivateFirst) {
+  // With no destination nothing could take a successor: the key is only cut off.
+  bool no_successor = record_.destinations.empty();
+  if (exposed->active() && (x.order == ExposureOrder::kDeactivateFirst || no_successor)) {
     Status s = iam_->UpdateAccessKey(user(), exposed->access_key_id, /*active=*/false);
     if (!s.ok()) return Fail(s.WithContext("deactivating the exposed key"));
     exposed->status = "Inactive";
@@ -133,7 +140,15 @@ bool Rotator::Run::RetireExposedBeforeCreating(std::vector<aws::AccessKeyMetadat
     Owe(notify::EventKind::kOldKeyDeactivated);
     if (!SaveOrStop()) return false;
     Audit("deactivate_exposed", "ok", record_.old_key_id, iam_->last_request_id(),
-          "deactivate-first: refused before its successor exists");
+          no_successor ? "no destination to hand a successor to: the key is cut off, a person issues a new one"
+                       : "deactivate-first: refused before its successor exists");
+  }
+  if (no_successor) {
+    // A key nobody receives would be a second secret to lose: none is made.
+    record_.old_deactivated = x.deactivated == TimePoint{} ? Now() : x.deactivated;
+    if (x.deactivated == TimePoint{}) x.deactivated = record_.old_deactivated;
+    record_.state = RotationState::kOldDeactivated;
+    return SaveOrStop();
   }
   if (keys.size() >= 2) {
     // The two-key limit: the exposed key is the one that makes room.
@@ -239,7 +254,11 @@ nlohmann::json ExposureDetails(const RotationRecord& record) {
 std::string ExposureMessage(const RotationRecord& record) {
   const ExposureRecord& x = *record.exposure;
   std::string done;
-  if (record.state == RotationState::kRolledBack || record.state == RotationState::kRollingBack) {
+  if (record.new_key_id.empty() && record.destinations.empty()) {
+    done = "no destination was configured, so no new key was made; exposed key " + record.old_key_id +
+           " deactivated" + (record.state == RotationState::kDone ? " and deleted" : "") +
+           ": a person must give the user's application a new key";
+  } else if (record.state == RotationState::kRolledBack || record.state == RotationState::kRollingBack) {
     done = "no new key could be made (" + record.last_error + "); exposed key " + record.old_key_id +
            (x.deactivated != TimePoint{} ? " is deactivated" : " is STILL ACTIVE: deactivate it by hand");
   } else {

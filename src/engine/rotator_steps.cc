@@ -36,7 +36,10 @@ bool Rotator::Run::StepPlanned() {
           deleted.ok() ? "a key created by an interrupted run; its secret was never stored" : deleted.ToString());
     if (!deleted.ok()) return Fail(deleted.WithContext("deleting orphan key " + k.access_key_id));
   }
-  if (record_.exposure && !RetireExposedBeforeCreating(keys)) return false;
+  if (record_.exposure) {
+    if (!RetireExposedBeforeCreating(keys)) return false;
+    if (record_.state != RotationState::kPlanned) return true;  // cut off, no successor to make
+  }
   if (record_.mode == RotationMode::kDeleteFirst && !record_.exposure) {
     if (const aws::AccessKeyMetadata* old = FindKey(keys, record_.old_key_id)) {
       Status deleted = DeleteKey(*iam_, user(), old->access_key_id);

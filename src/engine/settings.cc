@@ -117,7 +117,11 @@ Result<EngineOptions> ResolveEngineSettings(const EngineSettings& s, const EnvMa
   bool app_any = !s.github_app_id.empty() || !s.github_app_key_file.empty() || !s.github_app_installation_id.empty();
   bool app_all = !s.github_app_id.empty() && !s.github_app_key_file.empty() && !s.github_app_installation_id.empty();
   if (app_any && !app_all) {
-    problems.Add("github_app_id", Status::InvalidArgument("a GitHub App needs github_app_id, github_app_key_file and "
+    // Blamed on one that was written, so the config names its line.
+    const char* written = !s.github_app_id.empty()         ? "github_app_id"
+                          : !s.github_app_key_file.empty() ? "github_app_key_file"
+                                                           : "github_app_installation_id";
+    problems.Add(written, Status::InvalidArgument("a GitHub App needs github_app_id, github_app_key_file and "
                                                           "github_app_installation_id together"));
   }
   // Only what the GitHub destination reads, as the gh CLI reads it: never

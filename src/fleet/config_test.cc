@@ -174,6 +174,35 @@ TEST(FleetConfigTest, DefaultsWithoutAccountsPolicyOrState) {
   EXPECT_EQ(p.exempt_tags[0].key, "keyrotor:exempt");
 }
 
+// The response to an exposed key and the github: destinations are [policy]
+// settings like the others: overridable per selection, checked, files
+// anchored at the config's directory.
+TEST(FleetConfigTest, ExposureAndGithubSettings) {
+  Result<FleetConfig> c = Parse(Lines({"[policy]", "on_exposure = \"deactivate-first\"",
+                                       "exposed_delete_after = \"0\"", "exposure_lookup_regions = [\"eu-west-1\"]",
+                                       "github_token_file = \"gh.token\"", "github_visibility = \"all\"",
+                                       "[[selection]]", "users = [\"ci\"]", "on_exposure = \"rotate-first\"",
+                                       "[[selection]]", "users = [\"cd\"]"}));
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  const engine::Policy& first = c->selections[0].options.policy;
+  EXPECT_EQ(first.on_exposure, engine::ExposureOrder::kRotateFirst);
+  EXPECT_EQ(first.exposed_delete_after, Duration(0));
+  EXPECT_EQ(first.exposure_lookup_regions, std::vector<std::string>{"eu-west-1"});
+  EXPECT_EQ(c->selections[1].options.policy.on_exposure, engine::ExposureOrder::kDeactivateFirst);
+  const destinations::DestinationOptions& d = c->selections[1].options.destination_options;
+  EXPECT_EQ(d.github_visibility, "all");
+  EXPECT_EQ(d.github_token_file.substr(d.github_token_file.size() - 9), "/gh.token");
+  EXPECT_EQ(d.github_token_file[0], '/');
+
+  Result<FleetConfig> bad = Parse(Lines({"[policy]", "on_exposure = \"panic\"", "exposure_lookup_window = \"91d\"",
+                                         "github_visibility = \"everyone\"", "github_app_id = \"1\"",
+                                         "[[selection]]", "users = [\"ci\"]"}));
+  ASSERT_FALSE(bad.ok());
+  for (const char* setting : {"on_exposure", "github_visibility", "github_app_id"}) {
+    EXPECT_NE(bad.status().message().find(setting), std::string::npos) << setting << ": " << bad.status().message();
+  }
+}
+
 TEST(FleetConfigTest, StateKeepsPostgresUrlsAndAnchorsRelativePaths) {
   Result<FleetConfig> c =
       Parse(Lines({R"(state = "postgresql://kr@db/keyrotor")", "[[selection]]", "all_users = true"}));
