@@ -8,6 +8,7 @@
 // At the two-key limit the exposed key makes room (it is deleted before the
 // new key is created). Every call is the admin's: a quarantine policy on the
 // user does not stop it, and is left in place for a person.
+#include "base/strings.h"
 #include "engine/exposure.h"
 #include "engine/rotator_run.h"
 
