@@ -128,6 +128,19 @@ Result<std::unique_ptr<Destination>> MakeDestination(std::string_view spec, cons
                 "' (expected credentials-file, secretsmanager, ssm, vault, github, github-org or exec)");
 }
 
+Result<std::vector<std::string>> DestinationRequirements(std::string_view spec, const DestinationOptions& options) {
+  size_t colon = spec.find(':');
+  if (colon == std::string_view::npos) return BadSpec(spec, "expected KIND:TARGET");
+  const std::string_view kind = spec.substr(0, colon);
+  const std::string_view rest = spec.substr(colon + 1);
+  if (kind == "github" || kind == "github-org") {
+    Result<GithubTarget> target = ParseGithubSpec(kind, rest, options.github_visibility);
+    if (!target.ok()) return BadSpec(spec, target.status().message());
+    return GithubRequirements(*target);
+  }
+  return std::vector<std::string>{};
+}
+
 Result<Secret> RenderValue(const std::string& value_template, const KeyHandoff& key) {
   if (key.access_key_id.empty() || key.secret_access_key.empty()) {
     return Status::InvalidArgument("rendering a destination value: the key has no access key id or secret");

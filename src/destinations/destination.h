@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "aws/clients.h"
 #include "base/clock.h"
@@ -54,6 +55,14 @@ class Destination {
   // keeps that key and retries the destinations instead of rolling back
   // (docs/rotation.md, "Write-only destinations: rolling forward").
   virtual bool ReadsBack() const { return true; }
+  // What `keyrotor doctor --check destinations` asks: may the credentials this
+  // destination uses write it? Answered without writing anything, by the
+  // service's own question where it has one (GitHub: read the scope's public
+  // key; GitLab: the token's scopes; Kubernetes: SelfSubjectAccessReview;
+  // Vault: capabilities-self). Returns what was checked, in words (never a
+  // secret); empty when there is nothing to check this way. An error names
+  // what is missing.
+  virtual Result<std::string> CheckAccess() { return std::string(); }
 };
 
 struct DestinationOptions {
@@ -95,6 +104,14 @@ struct DestinationOptions {
 // (never its secret parts: there are none) when it is malformed.
 Result<std::unique_ptr<Destination>> MakeDestination(std::string_view spec, const aws::ClientFactory& aws,
                                                      const DestinationOptions& options);
+
+// What a destination needs outside AWS, for `keyrotor policy`: one line per
+// permission, scope or role (a GitHub App's "Secrets" permission, a GitLab
+// token's api scope, Kubernetes RBAC verbs, a Vault policy path). Empty for
+// kinds that need only AWS permissions (report/iam_policy.h has those) or
+// none. Offline: reads no file and calls nothing. InvalidArgument for a
+// malformed spec.
+Result<std::vector<std::string>> DestinationRequirements(std::string_view spec, const DestinationOptions& options);
 
 // Renders options.value_template (or the default) for `key`.
 Result<Secret> RenderValue(const std::string& value_template, const KeyHandoff& key);

@@ -158,6 +158,30 @@ Status GithubDestination::Restore(const KeyHandoff&, const Secret&) {
                                   GithubSecretsDescription(target_) + " may hold the abandoned key");
 }
 
+Result<std::string> GithubDestination::CheckAccess() {
+  KR_ASSIGN_OR_RETURN(PublicKey key, FetchPublicKey());
+  return "read the Actions secrets public key of " + GithubSecretsDescription(target_) + " (key id " + key.key_id +
+         ")";
+}
+
+std::vector<std::string> GithubRequirements(const GithubTarget& target) {
+  switch (target.scope) {
+    case GithubTarget::Scope::kRepository:
+      return {"GitHub App or fine-grained token: repository permission \"Secrets\" read and write on " + target.owner +
+                  "/" + target.repo,
+              "classic token: the repo scope"};
+    case GithubTarget::Scope::kEnvironment:
+      return {"GitHub App or fine-grained token: repository permission \"Environments\" read and write on " +
+                  target.owner + "/" + target.repo + " (environment " + target.environment + ")",
+              "classic token: the repo scope"};
+    case GithubTarget::Scope::kOrganization:
+      return {"GitHub App or fine-grained token: organization permission \"Secrets\" read and write on " +
+                  target.owner,
+              "classic token: the admin:org scope"};
+  }
+  return {};
+}
+
 // "Get a repository public key" (and the environment/organization forms):
 // 200 {"key_id": "...", "key": base64 of the 32-byte curve25519 key}.
 Result<GithubDestination::PublicKey> GithubDestination::FetchPublicKey() {

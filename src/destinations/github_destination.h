@@ -67,6 +67,9 @@ class GithubDestination : public Destination {
   // cannot be put back (and deleting the secret could break workflows that
   // read it). The engine treats ReadsBack() false destinations accordingly.
   Status Restore(const KeyHandoff& key, const Secret& snapshot) override;
+  // Reads the scope's public key: a credential that cannot read it cannot
+  // write the secret either (GitHub has no "may I write" query).
+  Result<std::string> CheckAccess() override;
 
   const GithubTarget& target() const { return target_; }
 
@@ -90,6 +93,12 @@ class GithubDestination : public Destination {
 Result<std::unique_ptr<Destination>> MakeGithubDestination(std::string_view spec, std::string_view kind,
                                                            std::string_view rest, const aws::ClientFactory& aws,
                                                            const DestinationOptions& options);
+
+// What the GitHub credentials need for `target` (keyrotor policy), per
+// docs.github.com "Permissions required for fine-grained personal access
+// tokens" / "...for GitHub Apps" under "Actions Secrets" and "Scopes for
+// OAuth apps" for a classic token.
+std::vector<std::string> GithubRequirements(const GithubTarget& target);
 
 // crypto_box_seal of `plaintext` to a 32-byte curve25519 public key, base64
 // (what GitHub's encrypted_value is).
