@@ -9,6 +9,7 @@
 #include "base/subprocess.h"
 #include "cli/common.h"
 #include "cli/engine_flags.h"
+#include "engine/exposure.h"
 #include "engine/policy.h"
 #include "keeper/keeper_destination.h"
 #include "keeper/keeper_rotation.h"
@@ -25,6 +26,8 @@ struct KeeperFlags {
   std::string state;
   std::string record_writer;
   bool print_fields = false;
+  bool keep_old_key = false;
+  std::string rollback;  // the new key id of the rotation to take back
   std::string verify_timeout = "60s";
   std::string writer_timeout = "60s";
 };
@@ -54,7 +57,12 @@ int Usage(const Status& status) {
 }
 
 int RunKeeper(const KeeperFlags& flags) {
-  if (flags.record_writer.empty() == !flags.print_fields) {
+  if (!flags.rollback.empty()) {
+    // A rollback hands no key to anybody.
+    if (!flags.record_writer.empty() || flags.print_fields) {
+      return Usage(Status::InvalidArgument("--rollback takes neither --record-writer nor --print-fields"));
+    }
+  } else if (flags.record_writer.empty() == !flags.print_fields) {
     return Usage(Status::InvalidArgument(
         flags.print_fields ? "--record-writer and --print-fields exclude each other"
                            : "--record-writer PROGRAM is required (or --print-fields to print the new key on stdout)"));
@@ -63,6 +71,10 @@ int RunKeeper(const KeeperFlags& flags) {
     Result<std::vector<std::string>> argv = SplitCommandLine(flags.record_writer);
     if (!argv.ok()) return Usage(argv.status().WithContext("--record-writer"));
     if (argv->empty()) return Usage(Status::InvalidArgument("--record-writer: no program named"));
+  }
+  if (!flags.rollback.empty()) {
+    if (Status id = engine::ValidateExposedKeyId(flags.rollback); !id.ok()) return Usage(id.WithContext("--rollback"));
+    if (flags.keep_old_key) return Usage(Status::InvalidArgument("--rollback and --keep-old-key exclude each other"));
   }
   Result<Duration> verify_timeout = engine::ParseDuration(flags.verify_timeout);
   if (!verify_timeout.ok()) return Usage(verify_timeout.status().WithContext("--verify-timeout"));
@@ -101,7 +113,7 @@ int RunKeeper(const KeeperFlags& flags) {
   if (!journal.ok()) return Usage(journal.status());
 
   keeper::KeeperOptions options;
-  options.destination = flags.print_fields ? std::string(keeper::kStdoutKind) + ":"
+  options.destination = flags.print_fields || !flags.rollback.empty() ? std::string(keeper::kStdoutKind) + ":"
                                            : std::string(keeper::kWriterKind) + ":" + flags.record_writer;
   options.verify_timeout = *verify_timeout;
   options.writer_timeout = *writer_timeout;
@@ -112,16 +124,20 @@ int RunKeeper(const KeeperFlags& flags) {
   options.exec_env["KEEPER_PROVIDER_RECORD_UID"] = payload->provider_record_uid;
   options.delete_all_keys = keeper::DeleteAllKeysRequested(*payload);
   options.fields_out = stdout;
-  keeper::KeeperOutcome outcome = keeper::RotateForKeeper(payload->user, *factory, journal->get(), options);
+  options.keep_old_key = flags.keep_old_key;
+  keeper::KeeperOutcome outcome =
+      flags.rollback.empty() ? keeper::RotateForKeeper(payload->user, *factory, journal->get(), options)
+                             : keeper::RevertForKeeper(payload->user, flags.rollback, *factory, journal->get(), options);
 
   nlohmann::json summary = {{"user", outcome.user},
                             {"account", outcome.account},
-                            {"result", outcome.ok ? "rotated" : "failed"},
+                            {"result", !outcome.ok ? "failed" : flags.rollback.empty() ? "rotated" : "rolled_back"},
                             {"engine_result", outcome.result},
                             {"new_access_key_id", outcome.new_key_id},
                             {"removed_access_key_ids", outcome.removed_key_ids},
                             {"delete_all_keys_before_rotating", options.delete_all_keys},
                             {"admin_credentials", admin_source},
+                            {"kept_access_key_id", outcome.kept_key_id},
                             {"message", outcome.message}};
   // With --print-fields stdout carries the fields document alone.
   fmt::print(flags.print_fields ? stderr : stdout, "{}\n", summary.dump());
@@ -144,6 +160,12 @@ void RegisterKeeperCommand(CLI::App& app) {
   cmd->add_flag("--print-fields", flags->print_fields,
                 "Instead of a record writer, print that JSON -- WITH THE NEW SECRET KEY -- on stdout (the summary "
                 "goes to stderr), for Keeper setups that read the script's output");
+  cmd->add_flag("--keep-old-key", flags->keep_old_key,
+                "Deactivate the old key instead of deleting it, so that --rollback can still take the rotation back; "
+                "the next rotation of the user deletes it first (Keeper SaaS plugins, contrib/keeper/saas/)");
+  cmd->add_option("--rollback", flags->rollback,
+                  "Take back the --keep-old-key rotation that created this key: re-activate the old key, delete this "
+                  "one (refused once the old key is gone)");
   cmd->add_option("--state", flags->state,
                   "Journal (SQLite) holding the audit trail and any rotation in progress "
                   "(default: KEYROTOR_STATE or ~/.local/state/keyrotor/journal.db)");

@@ -72,7 +72,16 @@ UserOutcome Rotator::Run::Go() {
   Result<std::optional<RotationRecord>> open = r_.journal_->OpenRotation(out_.account, user());
   if (!open.ok()) return Stop(Outcome::kFailed, open.status().ToString()), out_;
   bool go_on;
-  if (open->has_value()) {
+  if (!o_.revert_new_key_id.empty()) {
+    if (!open->has_value() || (*open)->new_key_id != o_.revert_new_key_id) {
+      return Stop(Outcome::kFailed, "no rotation in progress created key " + o_.revert_new_key_id +
+                                        ": nothing to roll back (it finished, or was rolled back already)"),
+             out_;
+    }
+    record_ = std::move(**open);
+    resumed_ = true;
+    go_on = Revert();
+  } else if (open->has_value()) {
     record_ = std::move(**open);
     resumed_ = true;
     go_on = true;

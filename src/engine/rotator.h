@@ -99,6 +99,13 @@ struct StepOverrides {
   // progress that retires the same key takes the response over; a second
   // report of the same key joins the response in progress.
   const ExposureRequest* exposure = nullptr;
+  // Take back the open rotation whose new key this is, after the engine
+  // handed it over (stored, or the old key already deactivated): the
+  // caller's own hand-over failed later (a Keeper rotation's record update).
+  // The old key is re-activated if keyrotor deactivated it, then the rotation
+  // is abandoned as any other (destinations restored, the new key deleted).
+  // Refused once the old key is gone: then there is nothing to go back to.
+  std::string revert_new_key_id;
 };
 
 struct UserOutcome {

@@ -8,6 +8,7 @@ using rotator_internal::UndoSlot;
 using rotator_internal::kMaxRestoreAttempts;
 using rotator_internal::MayPass;
 using rotator_internal::DeleteKey;
+using rotator_internal::FindKey;
 
 bool Rotator::Run::BeginRollback(const Status& why) {
   if (opts_.dry_run) return Would("abandon the rotation: " + why.ToString());
@@ -32,6 +33,37 @@ bool Rotator::Run::RollForward(const Status& why) {
   Audit("store", "deferred", record_.new_key_id, "", message);
   DrainEvents();
   return Stop(Outcome::kFailed, message);
+}
+
+bool Rotator::Run::Revert() {
+  const std::string& old_id = record_.old_key_id;
+  if (record_.state == RotationState::kRollingBack) return true;  // a killed revert: finish it
+  if (record_.state != RotationState::kStored && record_.state != RotationState::kOldDeactivated) {
+    return Fail(Status::FailedPrecondition("rotation " + record_.id + " is " + StateName(record_.state) +
+                                           ": only a key already handed over is taken back this way"));
+  }
+  if (old_id.empty() || record_.mode == RotationMode::kDeleteFirst) {
+    return Fail(Status::FailedPrecondition("rotation " + record_.id +
+                                           " has no old key to go back to: the new key stays"));
+  }
+  Result<std::vector<aws::AccessKeyMetadata>> keys = ListKeys();
+  if (!keys.ok()) return Fail(keys.status().WithContext("listing the user's keys"));
+  const aws::AccessKeyMetadata* old_key = FindKey(*keys, old_id);
+  if (!old_key) {
+    return Fail(Status::FailedPrecondition("old key " + old_id +
+                                           " no longer exists, so there is nothing to roll back to: new key " +
+                                           record_.new_key_id + " stays"));
+  }
+  if (opts_.dry_run) return Would("re-activate old key " + old_id + " and abandon new key " + record_.new_key_id);
+  if (!old_key->active()) {
+    // Before the journal says rolling_back: a run killed here finds the old
+    // key active and the rotation still open, and reverts again.
+    Status activated = iam_->UpdateAccessKey(user(), old_id, /*active=*/true);
+    if (!activated.ok()) return Fail(activated.WithContext("re-activating old key " + old_id));
+    Audit("reactivate_old", "ok", old_id, iam_->last_request_id(), "rolled back by the caller");
+  }
+  return BeginRollback(Status::FailedPrecondition("rolled back by the caller after new key " + record_.new_key_id +
+                                                  " was handed over"));
 }
 
 bool Rotator::Run::StepRollingBack() {

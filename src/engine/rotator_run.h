@@ -133,6 +133,8 @@ class Rotator::Run {
   // A hand-over failed after a write-only destination may have taken the new
   // key: keep the key (and the old one), retry on the next run, tell the owners once.
   bool RollForward(const Status& why);
+  // StepOverrides::revert_new_key_id, for the open rotation in record_.
+  bool Revert();
   // BeginRollback, unless the rotation rolls forward.
   bool Abandon(const Status& why) { return record_.rolls_forward ? RollForward(why) : BeginRollback(why); }
   // Ends a rollback's run early, to be resumed by the next run; unlike Fail it

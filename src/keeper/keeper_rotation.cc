@@ -86,16 +86,27 @@ bool DeleteAllKeysRequested(const KeeperPayload& payload) {
   return false;
 }
 
-KeeperOutcome RotateForKeeper(const std::string& user, const aws::ClientFactory& admin, engine::Journal* journal,
-                              const KeeperOptions& options) {
-  KeeperOutcome out;
-  out.user = user;
-  out.result = "failed";
+namespace {
+
+// The engine set up for Keeper: Keeper decides when (force_rotate) and holds
+// the only copy, in `options.destination`.
+engine::EngineOptions KeeperEngineOptions(const KeeperOptions& options) {
   engine::EngineOptions engine_options;
   engine::Policy& policy = engine_options.policy;
-  // Keeper decides when to rotate (force_rotate below) and holds the only
-  // copy: the old key goes as soon as the writer has the new one.
-  policy.mode = options.delete_all_keys ? engine::RotationMode::kDeleteFirst : engine::RotationMode::kImmediate;
+  if (options.keep_old_key) {
+    // Staged, the old key deactivated as soon as the record holds the new
+    // one (deactivate_now) and deleted by the next Keeper rotation.
+    policy.mode = engine::RotationMode::kStaged;
+    policy.deactivate_after = Duration::zero();
+    policy.delete_after = engine::Days(3650);
+    // No last-used guard: Keeper's record is the only holder and now holds
+    // the new key (the immediate mode deletes the old key at this point;
+    // deactivating it is the milder step, and undone by a rollback).
+    policy.quiet_period = Duration::zero();
+  } else {
+    // The old key goes as soon as the writer has the new one.
+    policy.mode = options.delete_all_keys ? engine::RotationMode::kDeleteFirst : engine::RotationMode::kImmediate;
+  }
   policy.exempt_tags.clear();  // Keeper's schedule is the policy; a tag does not overrule it
   // At the two-key limit an Inactive key signs nothing; Keeper's record holds
   // the active one. Two Active keys are still refused by the engine.
@@ -105,6 +116,25 @@ KeeperOutcome RotateForKeeper(const std::string& user, const aws::ClientFactory&
   engine_options.destination_options.exec_timeout = options.writer_timeout;
   engine_options.destination_options.exec_env = options.exec_env;
   RegisterKeeperDestinations(engine_options.destination_options, options.fields_out);
+  return engine_options;
+}
+
+void CollectRemoved(const engine::UserOutcome& o, std::vector<std::string>* removed) {
+  for (const std::string& action : o.actions) {
+    for (const char* prefix : {"delete_old ", "delete_inactive ", "delete_orphan "}) {
+      if (action.rfind(prefix, 0) == 0) removed->push_back(action.substr(std::string(prefix).size()));
+    }
+  }
+}
+
+}  // namespace
+
+KeeperOutcome RotateForKeeper(const std::string& user, const aws::ClientFactory& admin, engine::Journal* journal,
+                              const KeeperOptions& options) {
+  KeeperOutcome out;
+  out.user = user;
+  out.result = "failed";
+  engine::EngineOptions engine_options = KeeperEngineOptions(options);
   if (Status valid = engine::ValidateEngineOptions(engine_options, admin); !valid.ok()) {
     out.message = valid.ToString();
     return out;
@@ -117,39 +147,87 @@ KeeperOutcome RotateForKeeper(const std::string& user, const aws::ClientFactory&
     return out;
   }
   out.account = *account;
-  if (options.delete_all_keys) {
-    // A rotation a killed run left open is finished first, as it stands:
-    // deleting keys under it could delete the key its writer already got.
-    Result<std::optional<engine::RotationRecord>> open = journal->OpenRotation(out.account, user);
-    if (!open.ok()) {
-      out.message = open.status().ToString();
+  Result<std::optional<engine::RotationRecord>> open = journal->OpenRotation(out.account, user);
+  if (!open.ok()) {
+    out.message = open.status().ToString();
+    return out;
+  }
+  bool handed_over_before = open->has_value() && ((*open)->state == engine::RotationState::kStored ||
+                                                   (*open)->state == engine::RotationState::kOldDeactivated);
+  if (options.keep_old_key && handed_over_before) {
+    // The previous Keeper rotation kept its old key for a rollback that did
+    // not come: Keeper's record holds that rotation's key, so it is finished
+    // (the old key deleted) before the next one starts. (A rotation a killed
+    // run left before its hand-over is simply resumed below: it is this one.)
+    engine::StepOverrides finish;
+    finish.deactivate_now = true;
+    finish.delete_now = true;
+    engine::UserOutcome done = rotator.RotateUser(user, finish);
+    CollectRemoved(done, &out.removed_key_ids);
+    if (done.result != engine::UserOutcome::Result::kCompleted) {
+      out.result = engine::ResultName(done.result);
+      out.message = "finishing the previous rotation " + done.rotation_id + ": " + done.message;
       return out;
     }
-    if (!open->has_value()) {
-      Result<aws::IamClient> iam = admin.Iam();
-      Status deleted =
-          iam.ok() ? DeleteOtherKeys(*iam, journal, admin.context().clock, out.account, user, &out.removed_key_ids)
-                   : iam.status();
-      if (!deleted.ok()) {
-        out.message = deleted.ToString();
-        return out;
-      }
+  }
+  if (options.delete_all_keys && !open->has_value()) {
+    // A rotation a killed run left open is finished first, as it stands:
+    // deleting keys under it could delete the key its writer already got.
+    Result<aws::IamClient> iam = admin.Iam();
+    Status deleted = iam.ok() ? DeleteOtherKeys(*iam, journal, admin.context().clock, out.account, user,
+                                                &out.removed_key_ids)
+                              : iam.status();
+    if (!deleted.ok()) {
+      out.message = deleted.ToString();
+      return out;
     }
   }
 
   engine::StepOverrides overrides;
   overrides.force_rotate = true;
+  overrides.deactivate_now = options.keep_old_key;
   engine::UserOutcome o = rotator.RotateUser(user, overrides);
   out.result = engine::ResultName(o.result);
   out.message = o.message;
-  for (const std::string& action : o.actions) {
-    for (const char* prefix : {"delete_old ", "delete_inactive ", "delete_orphan "}) {
-      if (action.rfind(prefix, 0) == 0) out.removed_key_ids.push_back(action.substr(std::string(prefix).size()));
-    }
+  CollectRemoved(o, &out.removed_key_ids);
+  if (options.keep_old_key) {
+    // Handed over, the old key kept: deactivated (progressed), or still in
+    // use and left active by the last-used guard (deferred).
+    bool handed_over = o.state == "stored" || o.state == "old_deactivated";
+    out.ok = handed_over && (o.result == Outcome::kProgressed || o.result == Outcome::kDeferred);
+    if (out.ok) out.kept_key_id = o.old_key_id;
+  } else {
+    out.ok = o.result == Outcome::kCompleted;
   }
-  out.ok = o.result == Outcome::kCompleted;
   if (out.ok) out.new_key_id = o.new_key_id;
   if (!out.ok && out.message.empty()) out.message = "the rotation did not complete (" + out.result + ")";
+  return out;
+}
+
+KeeperOutcome RevertForKeeper(const std::string& user, const std::string& new_key_id, const aws::ClientFactory& admin,
+                              engine::Journal* journal, const KeeperOptions& options) {
+  KeeperOutcome out;
+  out.user = user;
+  out.result = "failed";
+  KeeperOptions keep = options;
+  keep.keep_old_key = true;
+  engine::EngineOptions engine_options = KeeperEngineOptions(keep);
+  if (Status valid = engine::ValidateEngineOptions(engine_options, admin); !valid.ok()) {
+    out.message = valid.ToString();
+    return out;
+  }
+  engine::Rotator rotator(admin, journal, engine_options);
+  engine::StepOverrides overrides;
+  overrides.revert_new_key_id = new_key_id;
+  engine::UserOutcome o = rotator.RotateUser(user, overrides);
+  out.account = o.account;
+  out.result = engine::ResultName(o.result);
+  out.message = o.message;
+  out.ok = o.result == Outcome::kRolledBack;
+  if (out.ok) {
+    out.removed_key_ids.push_back(new_key_id);
+    out.kept_key_id = o.old_key_id;
+  }
   return out;
 }
 

@@ -49,6 +49,11 @@ struct KeeperOptions {
   EnvMap exec_env;  // the writer's environment (stripped of credentials again before use)
   bool delete_all_keys = false;
   std::FILE* fields_out = stdout;  // keeper-stdout:
+  // Keep the old key, deactivated, instead of deleting it, so that the
+  // caller can still take the rotation back (RevertForKeeper): Keeper's SaaS
+  // plugins roll back when the record update after them fails. The rotation
+  // stays open until the next one, which deletes that key first.
+  bool keep_old_key = false;
 };
 
 struct KeeperOutcome {
@@ -59,11 +64,20 @@ struct KeeperOutcome {
   std::vector<std::string> removed_key_ids;
   std::string message;  // never a secret
   bool ok = false;      // the rotation completed: the writer holds the new key and the old ones are gone
+                        // (keep_old_key: the writer holds it; the old key is kept for a rollback)
+  std::string kept_key_id;  // keep_old_key: the old key, kept (inactive, unless still in use) for a rollback
 };
 
 // One rotation of `user`. `journal` holds the audit trail (and any rotation a
 // killed run left open: it is finished first, not started anew).
 KeeperOutcome RotateForKeeper(const std::string& user, const aws::ClientFactory& admin, engine::Journal* journal,
                               const KeeperOptions& options);
+
+// Takes back the rotation a keep_old_key run made, whose new key is
+// `new_key_id`: the old key re-activated, the new one deleted (through the
+// engine and its journal: StepOverrides::revert_new_key_id). ok when rolled
+// back; refused when the old key no longer exists.
+KeeperOutcome RevertForKeeper(const std::string& user, const std::string& new_key_id, const aws::ClientFactory& admin,
+                              engine::Journal* journal, const KeeperOptions& options);
 
 }  // namespace keyrotor::keeper

@@ -274,6 +274,92 @@ TEST_F(KeeperCliTest, PrintFieldsPutsTheDocumentAloneOnStdout) {
   EXPECT_EQ(r.err.find(fields["aws_secret_access_key"].get<std::string>()), std::string::npos);
 }
 
+// The Keeper SaaS plugin's cycle (contrib/keeper/saas/): --keep-old-key
+// keeps the old key, deactivated, so that --rollback can take the rotation
+// back; a rotation that was not taken back is finished (its old key deleted)
+// by the next one; a rollback is refused once the old key is gone.
+// The summary --print-fields writes last on stderr.
+nlohmann::json LastJsonLine(const std::string& text) {
+  size_t end = text.find_last_not_of('\n');
+  size_t start = text.rfind('\n', end);
+  return nlohmann::json::parse(text.substr(start == std::string::npos ? 0 : start + 1));
+}
+
+TEST_F(KeeperCliTest, KeepOldKeyThenRollbackThenRotateAgain) {
+  std::string old_key = NewKey("app");
+  const std::string payload = Payload("app", nlohmann::json::array({AdminRecord()}));
+  ProcessResult r = Run({"--print-fields", "--keep-old-key"}, payload);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto fields = nlohmann::json::parse(r.out);
+  std::string first = fields["aws_access_key_id"];
+  secrets_.push_back(fields["aws_secret_access_key"]);
+  EXPECT_TRUE(KeyWorks(first, fields["aws_secret_access_key"]));
+  auto summary = LastJsonLine(r.err);
+  EXPECT_EQ(summary["result"], "rotated");
+  EXPECT_EQ(summary["kept_access_key_id"], old_key);
+  ASSERT_TRUE(sb().GetKey(old_key));
+  EXPECT_FALSE(sb().GetKey(old_key)->active) << "the old key is kept, but it no longer signs";
+
+  // Keeper's record update failed: the rotation is taken back.
+  r = Run({"--rollback", first}, payload);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  summary = nlohmann::json::parse(r.out);
+  EXPECT_EQ(summary["result"], "rolled_back");
+  EXPECT_EQ(summary["removed_access_key_ids"], nlohmann::json::array({first}));
+  EXPECT_FALSE(sb().GetKey(first)) << "the new key is deleted";
+  ASSERT_TRUE(sb().GetKey(old_key));
+  EXPECT_TRUE(sb().GetKey(old_key)->active) << "the old key signs again";
+  // Twice: nothing left to take back, said plainly.
+  r = Run({"--rollback", first}, payload);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("nothing to roll back"), std::string::npos) << r.out;
+
+  // Rotate (kept), rotate again: the second finishes the first, deleting the
+  // key it kept, then rotates; a rollback of the first is then refused.
+  r = Run({"--print-fields", "--keep-old-key"}, payload);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  std::string second = nlohmann::json::parse(r.out)["aws_access_key_id"];
+  secrets_.push_back(nlohmann::json::parse(r.out)["aws_secret_access_key"]);
+  r = Run({"--print-fields", "--keep-old-key"}, payload);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto third = nlohmann::json::parse(r.out);
+  secrets_.push_back(third["aws_secret_access_key"]);
+  EXPECT_TRUE(KeyWorks(third["aws_access_key_id"], third["aws_secret_access_key"]));
+  EXPECT_FALSE(sb().GetKey(old_key)) << "deleted when the second rotation finished";
+  ASSERT_TRUE(sb().GetKey(second));
+  EXPECT_FALSE(sb().GetKey(second)->active);
+  summary = LastJsonLine(r.err);
+  EXPECT_EQ(summary["removed_access_key_ids"], nlohmann::json::array({old_key}));
+  r = Run({"--rollback", second}, payload);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_EQ(sb().GetKey(third["aws_access_key_id"].get<std::string>())->active, true);
+  // Printing the secret is what --print-fields is for; the rest must not leak.
+  for (const auto& s : secrets_) EXPECT_EQ(r.err.find(s), std::string::npos);
+}
+
+TEST_F(KeeperCliTest, RollbackIsRefusedOnceTheOldKeyIsGone) {
+  std::string old_key = NewKey("app");
+  const std::string payload = Payload("app", nlohmann::json::array({AdminRecord()}));
+  ProcessResult r = Run({"--print-fields", "--keep-old-key"}, payload);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto fields = nlohmann::json::parse(r.out);
+  secrets_.push_back(fields["aws_secret_access_key"]);
+  outputs_.erase(outputs_.find(r.out), r.out.size());  // the one place the secret belongs
+  // Someone deleted the kept key by hand.
+  ASSERT_TRUE(testing::SandboxClients(server_->endpoint(), &transport_, admin_.access_key_id, admin_.secret.Clone())
+                  .Iam()
+                  ->DeleteAccessKey("app", old_key)
+                  .ok());
+  r = Run({"--rollback", fields["aws_access_key_id"]}, payload);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("no longer exists"), std::string::npos) << r.out;
+  EXPECT_TRUE(KeyWorks(fields["aws_access_key_id"], fields["aws_secret_access_key"])) << "the new key stays";
+  r = Run({"--rollback", "not-a-key"}, payload);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--rollback"), std::string::npos) << r.err;
+  ExpectNoSecretInOutputs();
+}
+
 TEST_F(KeeperCliTest, BadInputIsRefusedWithoutEchoingThePayload) {
   std::string old_key = NewKey("app");
   const std::string good = Payload("app", nlohmann::json::array({AdminRecord()}));
