@@ -65,7 +65,9 @@ Result<std::unique_ptr<Destination>> MakeDestination(std::string_view spec, cons
                                                      const DestinationOptions& options) {
   size_t colon = spec.find(':');
   if (colon == std::string_view::npos) {
-    return BadSpec(spec, "expected KIND:TARGET (credentials-file, secretsmanager, ssm, vault, github, github-org, gitlab, gitlab-group or exec)");
+    return BadSpec(spec,
+                   "expected KIND:TARGET (credentials-file, secretsmanager, ssm, vault, github, github-org, gitlab, "
+                   "gitlab-group or exec)");
   }
   const std::string_view kind = spec.substr(0, colon);
   const std::string_view rest = spec.substr(colon + 1);
@@ -127,7 +129,8 @@ Result<std::unique_ptr<Destination>> MakeDestination(std::string_view spec, cons
   }
   return BadSpec(
       spec, "unknown kind '" + std::string(kind) +
-                "' (expected credentials-file, secretsmanager, ssm, vault, github, github-org, gitlab, gitlab-group or exec)");
+                "' (expected credentials-file, secretsmanager, ssm, vault, github, github-org, gitlab, "
+                "gitlab-group or exec)");
 }
 
 Result<std::vector<std::string>> DestinationRequirements(std::string_view spec, const DestinationOptions& options) {

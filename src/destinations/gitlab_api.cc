@@ -64,7 +64,7 @@ Status GitlabHttpError(const aws::HttpResponse& r, std::string_view method, cons
   }
 }
 
-std::string FormatWait(Duration d) { return std::to_string((d.count() + 999) / 1000) + " s"; }
+std::string GitlabFormatWait(Duration d) { return std::to_string((d.count() + 999) / 1000) + " s"; }
 
 }  // namespace
 
@@ -190,8 +190,8 @@ Result<GitlabReply> GitlabApi::Call(std::string_view method, const std::string& 
         Duration limited = GitlabRateLimitWait(*response, clock_->Now(), retry_.default_rate_limit_wait);
         std::string refused = GitlabErrorText(*response, method, path, what);
         if (limited > retry_.max_rate_limit_wait) {
-          last = Status::NetworkError(refused + ": rate limited for another " + FormatWait(limited) +
-                                      ", longer than keyrotor waits (" + FormatWait(retry_.max_rate_limit_wait) +
+          last = Status::NetworkError(refused + ": rate limited for another " + GitlabFormatWait(limited) +
+                                      ", longer than keyrotor waits (" + GitlabFormatWait(retry_.max_rate_limit_wait) +
                                       "); try again later");
           break;
         }

@@ -38,10 +38,10 @@ struct GitlabReply {
 };
 
 struct GitlabRetryPolicy {
-  int max_attempts = 5;                  // every attempt, rate-limited or failed, counts
-  Duration max_rate_limit_wait{120000};  // a longer wait fails at once
+  int max_attempts = 5;                     // every attempt, rate-limited or failed, counts
+  Duration max_rate_limit_wait{120000};     // a longer wait fails at once
   Duration default_rate_limit_wait{60000};  // 429 without Retry-After or RateLimit-Reset
-  Duration base_backoff{1000};           // network errors and 5xx: 1 s, 2 s, 4 s...
+  Duration base_backoff{1000};              // network errors and 5xx: 1 s, 2 s, 4 s...
 };
 
 class GitlabApi {

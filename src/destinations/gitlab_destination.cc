@@ -11,7 +11,9 @@ namespace keyrotor::destinations {
 namespace {
 
 // Access levels from "Roles and permissions" / the Members API:
-// 30 Developer, 40 Maintainer, 50 Owner.
+// 30 Developer, 40 Maintainer, 50 Owner. Project variables need Maintainer;
+// group variables Owner (gitlab-org/gitlab#321653 made the API enforce it;
+// the "admin_cicd_variables" custom role, #437947, is the only other way).
 constexpr int kGitlabMaintainer = 40;
 constexpr int kGitlabOwner = 50;
 
@@ -114,8 +116,8 @@ Result<GitlabTarget> ParseGitlabSpec(std::string_view kind, std::string_view res
     return Status::InvalidArgument(
         "variable " + t.key +
         " would hold JSON, which GitLab cannot mask (a masked value is one line of at least 8 characters from the "
-        "Base64 alphabet and @:.~); add ?masked=false, or drop #" + t.key +
-        " to write AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, which can be masked");
+        "Base64 alphabet and @:.~); add ?masked=false, or drop #" +
+        t.key + " to write AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, which can be masked");
   }
   return t;
 }
@@ -217,8 +219,8 @@ Result<std::string> GitlabDestination::CheckAccess() {
       if (doc.is_object()) level = doc.value("access_level", 0);
     }
     if (level < kGitlabOwner) {
-      return Status::PermissionDenied(spec_ + ": the token's user has access level " + std::to_string(level) +
-                                      " on " + noun + "; group variables need the Owner role (50)");
+      return Status::PermissionDenied(spec_ + ": the token's user has access level " + std::to_string(level) + " on " +
+                                      noun + "; group variables need the Owner role (50)");
     }
   } else {
     Result<GitlabReply> project = api_->Call("GET", target_.ApiPath(), "", "reading the project", noun);
@@ -231,8 +233,8 @@ Result<std::string> GitlabDestination::CheckAccess() {
       }
     }
     if (level < kGitlabMaintainer) {
-      return Status::PermissionDenied(spec_ + ": the token's user has access level " + std::to_string(level) +
-                                      " on " + noun + "; project variables need the Maintainer role (40)");
+      return Status::PermissionDenied(spec_ + ": the token's user has access level " + std::to_string(level) + " on " +
+                                      noun + "; project variables need the Maintainer role (40)");
     }
   }
   return "token active with the api scope; access level " + std::to_string(level) + " on " + noun;

@@ -26,7 +26,7 @@ namespace keyrotor::destinations {
 
 struct GitlabTarget {
   bool group = false;
-  std::string id;  // as written: a number or a full path
+  std::string id;   // as written: a number or a full path
   std::string key;  // empty: the two AWS_* variables
   bool masked = true;
   bool protected_ = true;
@@ -42,15 +42,17 @@ struct GitlabTarget {
 // GitLab's rule that is broken.
 Result<GitlabTarget> ParseGitlabSpec(std::string_view kind, std::string_view rest);
 
-// Whether GitLab would accept `value` for a masked variable ("Mask a CI/CD
-// variable"): at least 8 characters, one line, from the Base64 alphabet
-// (RFC 4648, standard and URL-safe) and @ : . ~.
+// Whether GitLab would accept `value` for a masked variable ("CI/CD
+// variables", "Mask a CI/CD variable"; gitlab-org/gitlab#367220 words the
+// rule): at least 8 characters, one line, only the Base64 alphabet (RFC 4648,
+// standard and URL-safe) and @ : . ~. Newer GitLab releases accept more;
+// this is the strictest rule still in supported versions, so a value it
+// passes is masked everywhere. An AWS key id and secret always pass.
 bool GitlabMaskable(std::string_view value);
 
 class GitlabDestination : public Destination {
  public:
-  GitlabDestination(std::string spec, GitlabTarget target, std::unique_ptr<GitlabApi> api,
-                    std::string value_template);
+  GitlabDestination(std::string spec, GitlabTarget target, std::unique_ptr<GitlabApi> api, std::string value_template);
   std::string Describe() const override { return spec_; }
   bool ReadsBack() const override { return false; }
   Result<Secret> Snapshot(const KeyHandoff& key) override;

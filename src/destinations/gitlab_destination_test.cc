@@ -51,7 +51,7 @@ class GitlabDestinationTest : public ::testing::Test {
     fake_->AddGroup(22, "acme/platform");
     for (const char* scope : {"projects/11", "projects/12"}) fake_->SetRole(7, scope, 40);
     fake_->SetRole(7, "groups/21", 50);
-    fake_->SetRole(7, "groups/22", 40);  // Maintainer: not enough for group variables
+    fake_->SetRole(7, "groups/22", 40);    // Maintainer: not enough for group variables
     fake_->SetRole(8, "projects/11", 30);  // Developer
     fake_->SetRole(8, "groups/21", 30);
   }
@@ -457,9 +457,9 @@ except gitlab.exceptions.GitlabAuthenticationError as e:
     print("unauthorized", e.response_code, e.error_message)
 )PY")
                   .ok());
-  testing::ProcessResult r = testing::RunProcess(
-      {"/usr/bin/python3", dir + "/client.py", fake_->base_url(), dir + "/token"},
-      {{"PATH", "/usr/bin:/bin"}, {"HOME", dir}, {"NO_PROXY", "127.0.0.1"}}, 60);
+  testing::ProcessResult r =
+      testing::RunProcess({"/usr/bin/python3", dir + "/client.py", fake_->base_url(), dir + "/token"},
+                          {{"PATH", "/usr/bin:/bin"}, {"HOME", dir}, {"NO_PROXY", "127.0.0.1"}}, 60);
   ASSERT_EQ(r.exit_code, 0) << "python-gitlab failed (scripts/install-deps installs python3-gitlab)\n"
                             << r.out << r.err;
   EXPECT_NE(r.out.find("created FROM_PY True True production"), std::string::npos) << r.out;

@@ -30,13 +30,13 @@ aws::HttpResponse GitlabInvalidToken(const std::string& description) {
 }
 
 aws::HttpResponse GitlabInsufficientScope() {
-  return GitlabJson(403, {{"error", "insufficient_scope"},
-                          {"error_description",
-                           "The request requires higher privileges than provided by the access token."},
-                          {"scope", "api"}});
+  return GitlabJson(403,
+                    {{"error", "insufficient_scope"},
+                     {"error_description", "The request requires higher privileges than provided by the access token."},
+                     {"scope", "api"}});
 }
 
-std::map<std::string, std::string> ParseForm(const std::string& text) {
+std::map<std::string, std::string> FakeGitlabForm(const std::string& text) {
   std::map<std::string, std::string> out;
   if (text.empty()) return out;
   for (const std::string& pair : Split(text, '&')) {
@@ -47,7 +47,7 @@ std::map<std::string, std::string> ParseForm(const std::string& text) {
 }
 
 // Grape coerces "true"/"false" (form) as well as JSON booleans.
-std::optional<bool> AsBool(const nlohmann::json& v) {
+std::optional<bool> FakeGitlabBool(const nlohmann::json& v) {
   if (v.is_boolean()) return v.get<bool>();
   if (v.is_string() && (v == "true" || v == "1")) return true;
   if (v.is_string() && (v == "false" || v == "0")) return false;
@@ -60,10 +60,15 @@ bool FakeMaskable(const std::string& value) {
   return std::regex_match(value, mask);
 }
 
-nlohmann::json VariableJson(const std::string& key, const std::string& scope, const FakeGitlab::Variable& v) {
-  return {{"variable_type", v.variable_type}, {"key", key},          {"value", v.value},
-          {"protected", v.protected_},        {"masked", v.masked},  {"raw", v.raw},
-          {"environment_scope", scope},       {"description", nullptr}};
+nlohmann::json FakeGitlabVariableJson(const std::string& key, const std::string& scope, const FakeGitlab::Variable& v) {
+  return {{"variable_type", v.variable_type},
+          {"key", key},
+          {"value", v.value},
+          {"protected", v.protected_},
+          {"masked", v.masked},
+          {"raw", v.raw},
+          {"environment_scope", scope},
+          {"description", nullptr}};
 }
 
 }  // namespace
@@ -179,7 +184,9 @@ aws::HttpResponse FakeGitlab::HandleLocked(const aws::HttpRequest& request, cons
   if (info.revoked) return GitlabInvalidToken("Token has been revoked.");
   if (info.expires_at && clock_->Now() >= *info.expires_at) return GitlabInvalidToken("Token has expired.");
   const bool write = request.method != "GET" && request.method != "HEAD";
-  auto has_scope = [&](const char* s) { return std::find(info.scopes.begin(), info.scopes.end(), s) != info.scopes.end(); };
+  auto has_scope = [&](const char* s) {
+    return std::find(info.scopes.begin(), info.scopes.end(), s) != info.scopes.end();
+  };
   if (!has_scope("api") && !(has_scope("read_api") && !write)) return GitlabInsufficientScope();
 
   std::vector<std::string> seg = Split(path.substr(1), '/');
@@ -212,7 +219,7 @@ aws::HttpResponse FakeGitlab::HandleLocked(const aws::HttpRequest& request, cons
   // A private project or group the user has no role in does not exist for it.
   if (scope.empty() || level == 0) return GitlabMessage(404, not_found);
   const Resource& resource = resources_[scope];
-  std::map<std::string, std::string> params = ParseForm(query);
+  std::map<std::string, std::string> params = FakeGitlabForm(query);
 
   if (seg.size() == 2 && request.method == "GET") {
     nlohmann::json access = {{"access_level", level}, {"notification_level", 3}};
@@ -251,7 +258,7 @@ aws::HttpResponse FakeGitlab::Variables(const std::string& method, const std::st
       if (!body.is_object()) return GitlabMessage(400, "400 Bad request - Invalid JSON");
     } else {
       body = nlohmann::json::object();
-      for (const auto& [k, v] : ParseForm(request.body)) body[k] = v;
+      for (const auto& [k, v] : FakeGitlabForm(request.body)) body[k] = v;
     }
   } else {
     body = nlohmann::json::object();
@@ -273,7 +280,7 @@ aws::HttpResponse FakeGitlab::Variables(const std::string& method, const std::st
     int pages = std::max(1, (total + per_page - 1) / per_page);
     nlohmann::json list = nlohmann::json::array();
     for (int i = (page - 1) * per_page; i < std::min(total, page * per_page); ++i) {
-      list.push_back(VariableJson(vars[i].first.first, vars[i].first.second, vars[i].second));
+      list.push_back(FakeGitlabVariableJson(vars[i].first.first, vars[i].first.second, vars[i].second));
     }
     aws::HeaderList headers = {{"X-Page", std::to_string(page)},
                                {"X-Per-Page", std::to_string(per_page)},
@@ -289,7 +296,7 @@ aws::HttpResponse FakeGitlab::Variables(const std::string& method, const std::st
   }
   auto flag = [&](const char* name, bool fallback) -> std::optional<bool> {
     if (!body.contains(name)) return fallback;
-    return AsBool(body[name]);
+    return FakeGitlabBool(body[name]);
   };
   if (method == "POST" && key.empty()) {
     if (!body.contains("key") || !body["key"].is_string()) return GitlabJson(400, {{"error", "key is missing"}});
@@ -317,17 +324,18 @@ aws::HttpResponse FakeGitlab::Variables(const std::string& method, const std::st
     v.writes = 1;
     vars.push_back({{k, env}, v});
     if (apply_then_reset) control.reset_connection = true;
-    return GitlabJson(201, VariableJson(k, env, v));
+    return GitlabJson(201, FakeGitlabVariableJson(k, env, v));
   }
   if (key.empty()) return GitlabMessage(405, "405 Method Not Allowed");
   std::vector<size_t> found = matching(key);
   if (found.empty()) return GitlabMessage(404, "404 Variable Not Found");
   if (found.size() > 1) {
-    return GitlabMessage(409, "There are multiple variables with provided parameters. Please use "
-                              "'filter[environment_scope]'");
+    return GitlabMessage(409,
+                         "There are multiple variables with provided parameters. Please use "
+                         "'filter[environment_scope]'");
   }
   auto& [id, v] = vars[found.front()];
-  if (method == "GET") return GitlabJson(200, VariableJson(id.first, id.second, v));
+  if (method == "GET") return GitlabJson(200, FakeGitlabVariableJson(id.first, id.second, v));
   if (method == "DELETE") {
     vars.erase(vars.begin() + static_cast<long>(found.front()));
     aws::HttpResponse r;
@@ -358,7 +366,7 @@ aws::HttpResponse FakeGitlab::Variables(const std::string& method, const std::st
   v = updated;
   id.second = env;
   if (apply_then_reset) control.reset_connection = true;
-  return GitlabJson(200, VariableJson(id.first, id.second, v));
+  return GitlabJson(200, FakeGitlabVariableJson(id.first, id.second, v));
 }
 
 }  // namespace keyrotor::testing

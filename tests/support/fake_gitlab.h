@@ -71,7 +71,7 @@ class FakeGitlab {
     std::string method;  // "" = any
     int status = 0;
     aws::HeaderList headers;
-    std::string body;             // sent as is
+    std::string body;               // sent as is
     bool apply_then_reset = false;  // POST/PUT: apply, then reset the connection
   };
   void QueueFault(Fault fault);
@@ -98,8 +98,8 @@ class FakeGitlab {
   std::unique_ptr<net::HttpServer> http_;
   mutable std::mutex mu_;
   std::map<std::string, Token> tokens_;
-  std::map<std::string, Resource> resources_;           // "projects/ID" -> resource
-  std::map<int, std::map<std::string, int>> roles_;     // user -> scope -> level
+  std::map<std::string, Resource> resources_;        // "projects/ID" -> resource
+  std::map<int, std::map<std::string, int>> roles_;  // user -> scope -> level
   // scope -> (key, environment_scope) -> variable, in creation order for lists.
   std::map<std::string, std::vector<std::pair<std::pair<std::string, std::string>, Variable>>> variables_;
   std::vector<Fault> faults_;
