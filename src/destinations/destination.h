@@ -88,6 +88,11 @@ struct DestinationOptions {
   std::string github_app_installation_id;
   std::string github_visibility;            // github-org default when the spec has no ?visibility= (empty: private)
   EnvMap github_env;                        // GH_TOKEN, GITHUB_TOKEN, GITHUB_API_URL as the process has them
+  // gitlab / gitlab-group (destinations/gitlab_destination.h). The token:
+  // gitlab_token_file, else GITLAB_TOKEN from gitlab_env.
+  std::string gitlab_api_url;               // empty: CI_API_V4_URL, else https://gitlab.com/api/v4
+  std::string gitlab_token_file;
+  EnvMap gitlab_env;                        // GITLAB_TOKEN, CI_API_V4_URL (CI_JOB_TOKEN: refused, named)
   // Kinds a command adds for itself (keyrotor keeper's record writer): KIND ->
   // a maker given what follows "KIND:". Specs are saved in the journal and
   // remade from them on resume, so a kind must be a pure function of its spec.
@@ -100,6 +105,7 @@ struct DestinationOptions {
 //   credentials-file:PATH#PROFILE   secretsmanager:NAME   ssm:/PATH
 //   vault:PATH[#ENTRY]              exec:PROGRAM [ARGS...]
 //   github:OWNER/REPO[@ENVIRONMENT][#NAME]   github-org:ORG[#NAME][?visibility=all|private|selected]
+//   gitlab:PROJECT[#KEY][?masked=..&protected=..&environment_scope=..]   gitlab-group:GROUP[#KEY][?...]
 // `aws` signs Secrets Manager / SSM calls. InvalidArgument naming the spec
 // (never its secret parts: there are none) when it is malformed.
 Result<std::unique_ptr<Destination>> MakeDestination(std::string_view spec, const aws::ClientFactory& aws,

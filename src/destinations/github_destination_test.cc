@@ -123,7 +123,7 @@ TEST_F(GithubDestinationTest, MalformedSpecsAreRefusedNamingTheSpec) {
     EXPECT_NE(d.status().message().find(spec), std::string::npos) << d.status().ToString();
   }
   // The kinds are listed when one is unknown.
-  Result<std::unique_ptr<Destination>> unknown = MakeDestination("gitlab:acme/app", Aws(), Options());
+  Result<std::unique_ptr<Destination>> unknown = MakeDestination("bitbucket:acme/app", Aws(), Options());
   ASSERT_FALSE(unknown.ok());
   EXPECT_NE(unknown.status().message().find("github-org"), std::string::npos) << unknown.status().ToString();
 }
