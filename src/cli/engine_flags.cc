@@ -45,7 +45,8 @@ void AddEngineFlags(CLI::App& app, EngineFlags& f, bool with_handover) {
     app.add_option("--to", f.to,
                    "Hand the new key to DEST (repeatable): credentials-file:PATH#PROFILE, secretsmanager:NAME, "
                    "ssm:/PATH, vault:PATH[#ENTRY], github:OWNER/REPO[@ENV][#NAME], github-org:ORG[#NAME], "
-                   "exec:PROGRAM; {user} and {account} are replaced");
+                   "gitlab:PROJECT[#KEY], gitlab-group:GROUP[#KEY], exec:PROGRAM; {user} and {account} are "
+                   "replaced (docs/destinations.md)");
     app.add_option("--notify", f.notify, "Notify (repeatable): sns:TOPIC_ARN, webhook:URL, exec:PROGRAM");
     app.add_option("--value-template", f.value_template_file,
                    "File with the JSON written to Secrets Manager/SSM ({{access_key_id}}, {{secret_access_key}}, "
@@ -55,17 +56,11 @@ void AddEngineFlags(CLI::App& app, EngineFlags& f, bool with_handover) {
     app.add_option("--webhook-secret-file", f.webhook_secret_file,
                    "File holding the HMAC key that signs webhook notifications (or KEYROTOR_WEBHOOK_SECRET)");
     app.add_option("--exec-timeout", f.exec_timeout, "Kill exec: programs after this long")->capture_default_str();
-    app.add_option("--github-api-url", f.github_api_url,
-                   "github: destinations' API (GitHub Enterprise Server: https://HOST/api/v3; default GITHUB_API_URL "
-                   "or https://api.github.com)");
-    app.add_option("--github-token-file", f.github_token_file,
-                   "File holding the GitHub token for github: destinations (default: GH_TOKEN, then GITHUB_TOKEN)");
-    app.add_option("--github-app-id", f.github_app_id, "Authenticate github: destinations as this GitHub App");
-    app.add_option("--github-app-key-file", f.github_app_key_file, "The GitHub App's private key (PEM)");
-    app.add_option("--github-app-installation-id", f.github_app_installation_id,
-                   "The GitHub App's installation on the repositories' owner");
-    app.add_option("--github-visibility", f.github_visibility,
-                   "github-org: secrets' visibility when the spec has no ?visibility= (all, private, selected)");
+    for (const engine::DestinationSetting& d : engine::DestinationSettings()) {
+      std::string flag = "--" + std::string(d.key);
+      std::replace(flag.begin(), flag.end(), '_', '-');
+      app.add_option(flag, f.*d.setting, d.help);
+    }
   }
   // Tests shorten the wait before looking for keys a killed run left behind.
   app.add_option("--orphan-settle-ms", f.orphan_settle_ms)->group("");

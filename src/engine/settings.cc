@@ -43,6 +43,42 @@ class Problems {
 
 }  // namespace
 
+const std::vector<DestinationSetting>& DestinationSettings() {
+  using S = EngineSettings;
+  using O = destinations::DestinationOptions;
+  static const std::vector<DestinationSetting> kSettings = {
+      {"github_api_url", &S::github_api_url, &O::github_api_url, false,
+       "github: destinations' API (GitHub Enterprise Server: https://HOST/api/v3; default GITHUB_API_URL or "
+       "https://api.github.com)"},
+      {"github_token_file", &S::github_token_file, &O::github_token_file, true,
+       "File holding the GitHub token for github: destinations (default: GH_TOKEN, then GITHUB_TOKEN)"},
+      {"github_app_id", &S::github_app_id, &O::github_app_id, false,
+       "Authenticate github: destinations as this GitHub App"},
+      {"github_app_key_file", &S::github_app_key_file, &O::github_app_key_file, true,
+       "The GitHub App's private key (PEM)"},
+      {"github_app_installation_id", &S::github_app_installation_id, &O::github_app_installation_id, false,
+       "The GitHub App's installation on the repositories' owner"},
+      {"github_visibility", &S::github_visibility, &O::github_visibility, false,
+       "github-org: secrets' visibility when the spec has no ?visibility= (all, private, selected)"},
+      {"gitlab_api_url", &S::gitlab_api_url, &O::gitlab_api_url, false,
+       "gitlab: destinations' API (self-managed: https://HOST/api/v4; default CI_API_V4_URL or "
+       "https://gitlab.com/api/v4)"},
+      {"gitlab_token_file", &S::gitlab_token_file, &O::gitlab_token_file, true,
+       "File holding the GitLab token (api scope) for gitlab: destinations (default: GITLAB_TOKEN)"},
+  };
+  return kSettings;
+}
+
+const std::vector<DestinationEnvironment>& DestinationEnvironments() {
+  using O = destinations::DestinationOptions;
+  static const std::vector<DestinationEnvironment> kEnvironments = {
+      {&O::github_env, {"GH_TOKEN", "GITHUB_TOKEN", "GITHUB_API_URL"}},
+      // CI_JOB_TOKEN only so that the error can say why it is not enough.
+      {&O::gitlab_env, {"GITLAB_TOKEN", "CI_API_V4_URL", "CI_JOB_TOKEN"}},
+  };
+  return kEnvironments;
+}
+
 Result<EngineOptions> ResolveEngineSettings(const EngineSettings& s, const EnvMap& env, const SettingNamer& name) {
   Problems problems(name);
   EngineOptions o;
@@ -103,11 +139,7 @@ Result<EngineOptions> ResolveEngineSettings(const EngineSettings& s, const EnvMa
   problems.Parse("exec_timeout", ParseDuration(s.exec_timeout), exec_timeout);
   o.destination_options.exec_timeout = exec_timeout;
   o.destination_options.exec_env = ChildEnvironment(env);
-  o.destination_options.github_api_url = s.github_api_url;
-  o.destination_options.github_token_file = s.github_token_file;
-  o.destination_options.github_app_id = s.github_app_id;
-  o.destination_options.github_app_key_file = s.github_app_key_file;
-  o.destination_options.github_app_installation_id = s.github_app_installation_id;
+  for (const DestinationSetting& d : DestinationSettings()) o.destination_options.*d.option = s.*d.setting;
   if (!s.github_visibility.empty() && s.github_visibility != "all" && s.github_visibility != "private" &&
       s.github_visibility != "selected") {
     problems.Add("github_visibility", Status::InvalidArgument("expected all, private or selected, got '" +
@@ -124,10 +156,12 @@ Result<EngineOptions> ResolveEngineSettings(const EngineSettings& s, const EnvMa
     problems.Add(written, Status::InvalidArgument("a GitHub App needs github_app_id, github_app_key_file and "
                                                           "github_app_installation_id together"));
   }
-  // Only what the GitHub destination reads, as the gh CLI reads it: never
+  // Only what each destination reads, as its service's CLI reads it: never
   // handed to a child (exec_env above is stripped of them).
-  for (const char* name : {"GH_TOKEN", "GITHUB_TOKEN", "GITHUB_API_URL"}) {
-    if (auto v = EnvValue(env, name)) o.destination_options.github_env[name] = *v;
+  for (const DestinationEnvironment& d : DestinationEnvironments()) {
+    for (const char* name : d.names) {
+      if (auto v = EnvValue(env, name)) (o.destination_options.*d.env)[name] = *v;
+    }
   }
   o.notifier_options.exec_timeout = exec_timeout;
   o.notifier_options.exec_env = o.destination_options.exec_env;

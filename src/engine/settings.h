@@ -38,15 +38,40 @@ struct EngineSettings {
   std::string vault_key_file;
   std::string webhook_secret_file;
   std::string exec_timeout = "60s";
-  // github: and github-org: destinations (docs/destinations.md).
-  std::string github_api_url;             // empty: GITHUB_API_URL, else https://api.github.com
-  std::string github_token_file;          // empty: GH_TOKEN, then GITHUB_TOKEN
-  std::string github_app_id;              // with the two below: authenticate as a GitHub App
+  // Settings of the destinations that reach other services (github:,
+  // gitlab:, ...): see DestinationSettings() below, which lists each once.
+  std::string github_api_url;
+  std::string github_token_file;
+  std::string github_app_id;
   std::string github_app_key_file;
   std::string github_app_installation_id;
-  std::string github_visibility;          // github-org: secrets' default visibility (private)
+  std::string github_visibility;
+  std::string gitlab_api_url;
+  std::string gitlab_token_file;
   int orphan_settle_ms = 5000;
 };
+
+// One setting of a destination that reaches another service, written once
+// here: it is then a `keyrotor rotate` flag ("--" + key, '_' as '-'), a
+// keyrotor.toml [policy]/[[selection]] key, and the DestinationOptions field
+// the destination reads, with no other code (docs/config.md lists them).
+struct DestinationSetting {
+  const char* key;  // "gitlab_api_url"
+  std::string EngineSettings::*setting;
+  std::string destinations::DestinationOptions::*option;
+  bool file;         // a path: relative to the config file's directory there
+  const char* help;  // the flag's help
+};
+const std::vector<DestinationSetting>& DestinationSettings();
+
+// The environment variables a destination reads as its service's own tools
+// do (GH_TOKEN as gh, GITLAB_TOKEN, VAULT_ADDR as vault...), copied into its
+// DestinationOptions map and never handed to a child (exec_env drops them).
+struct DestinationEnvironment {
+  EnvMap destinations::DestinationOptions::*env;
+  std::vector<const char*> names;
+};
+const std::vector<DestinationEnvironment>& DestinationEnvironments();
 
 // How an error names a setting, given its config-file key ("rotate_after",
 // "exempt_tags", "to", "value_template", ...): the CLI says "--rotate-after",

@@ -20,12 +20,15 @@ namespace {
 // The keys a [policy] table (or a [[selection]], overriding them) may hold:
 // the config-file names of the `keyrotor rotate` flags.
 // clang-format off
-const std::vector<std::string_view> kPolicyKeys = {
+const std::vector<std::string_view> kPolicyKeys = [] {
+  std::vector<std::string_view> keys = {
     "mode", "rotate_after", "deactivate_after", "delete_after", "max_age", "quiet_period", "force_after",
     "verify_timeout", "exempt_tags", "exempt_groups", "delete_unknown_inactive", "to", "notify", "value_template",
     "kms_key_id", "vault_key_file", "webhook_secret_file", "exec_timeout", "on_exposure", "exposed_delete_after",
-    "exposure_lookup_window", "exposure_lookup_regions", "github_api_url", "github_token_file", "github_app_id",
-    "github_app_key_file", "github_app_installation_id", "github_visibility"};
+    "exposure_lookup_window", "exposure_lookup_regions"};
+  for (const engine::DestinationSetting& d : engine::DestinationSettings()) keys.push_back(d.key);
+  return keys;
+}();
 const std::vector<std::string_view> kTopKeys = {"state",    "concurrency", "planning",  "schedule",
                                                 "policy",   "accounts",    "selection", "organization"};
 const std::vector<std::string_view> kOrganizationKeys = {
@@ -465,10 +468,6 @@ class Parser {
         {"exposed_delete_after", &engine::EngineSettings::exposed_delete_after},
         {"exposure_lookup_window", &engine::EngineSettings::exposure_lookup_window},
         {"kms_key_id", &engine::EngineSettings::kms_key_id},
-        {"github_api_url", &engine::EngineSettings::github_api_url},
-        {"github_app_id", &engine::EngineSettings::github_app_id},
-        {"github_app_installation_id", &engine::EngineSettings::github_app_installation_id},
-        {"github_visibility", &engine::EngineSettings::github_visibility},
         {"exec_timeout", &engine::EngineSettings::exec_timeout},
     };
     for (const auto& [key, field] : strings) {
@@ -482,9 +481,14 @@ class Parser {
         {"value_template", &engine::EngineSettings::value_template_file},
         {"vault_key_file", &engine::EngineSettings::vault_key_file},
         {"webhook_secret_file", &engine::EngineSettings::webhook_secret_file},
-        {"github_token_file", &engine::EngineSettings::github_token_file},
-        {"github_app_key_file", &engine::EngineSettings::github_app_key_file},
     };
+    for (const engine::DestinationSetting& d : engine::DestinationSettings()) {
+      if (const toml::node* v = t.get(d.key)) {
+        std::string value;
+        if (ReadString(*v, prefix + d.key, &value)) s.*d.setting = d.file ? FilePath(value) : value;
+        layer.origins[d.key] = {LineOf(*v), prefix + d.key};
+      }
+    }
     for (const auto& [key, field] : files) {
       if (const toml::node* v = t.get(key)) {
         std::string value;
