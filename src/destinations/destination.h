@@ -88,6 +88,19 @@ struct DestinationOptions {
   std::string github_app_installation_id;
   std::string github_visibility;            // github-org default when the spec has no ?visibility= (empty: private)
   EnvMap github_env;                        // GH_TOKEN, GITHUB_TOKEN, GITHUB_API_URL as the process has them
+  // vault-kv (destinations/vault_kv_destination.h): HashiCorp Vault / OpenBao
+  // KV v2. Empty fields fall back to vault_kv_env as the vault CLI reads it.
+  std::string vault_kv_addr;                // empty: VAULT_ADDR, else https://127.0.0.1:8200
+  std::string vault_kv_namespace;           // empty: VAULT_NAMESPACE
+  std::string vault_kv_ca_cert;             // CA bundle (PEM); empty: VAULT_CACERT, else the system's
+  std::string vault_kv_auth;                // token (default), approle or kubernetes
+  std::string vault_kv_auth_mount;          // empty: approle / kubernetes
+  std::string vault_kv_token_file;          // token: else VAULT_TOKEN, else HOME/.vault-token
+  std::string vault_kv_role_id;             // approle
+  std::string vault_kv_secret_id_file;      // approle
+  std::string vault_kv_role;                // kubernetes: the Vault role
+  std::string vault_kv_jwt_file;            // kubernetes: empty = the pod's service-account token
+  EnvMap vault_kv_env;                      // VAULT_ADDR, VAULT_TOKEN, VAULT_NAMESPACE, VAULT_CACERT, VAULT_SKIP_VERIFY, HOME
   // Kinds a command adds for itself (keyrotor keeper's record writer): KIND ->
   // a maker given what follows "KIND:". Specs are saved in the journal and
   // remade from them on resume, so a kind must be a pure function of its spec.
@@ -100,6 +113,7 @@ struct DestinationOptions {
 //   credentials-file:PATH#PROFILE   secretsmanager:NAME   ssm:/PATH
 //   vault:PATH[#ENTRY]              exec:PROGRAM [ARGS...]
 //   github:OWNER/REPO[@ENVIRONMENT][#NAME]   github-org:ORG[#NAME][?visibility=all|private|selected]
+//   vault-kv:MOUNT/PATH   (HashiCorp Vault / OpenBao KV v2; vault: is keyrotor's own vault file)
 // `aws` signs Secrets Manager / SSM calls. InvalidArgument naming the spec
 // (never its secret parts: there are none) when it is malformed.
 Result<std::unique_ptr<Destination>> MakeDestination(std::string_view spec, const aws::ClientFactory& aws,
