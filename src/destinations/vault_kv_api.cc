@@ -226,8 +226,9 @@ Result<VaultReply> VaultKvApi::Send(std::string_view method, const std::string& 
   aws::HttpRequest request;
   request.method = std::string(method);
   request.url = addr_ + "/v1/" + path;
-  // X-Vault-Request: the CLI and the Go client send it; Vault requires it
-  // where it forwards requests to a token helper-less agent.
+  // X-Vault-Request: the CLI and the Go client always send it, and a Vault
+  // Agent listener with require_request_header refuses requests without it
+  // (its guard against request forgery).
   request.headers = {{"X-Vault-Request", "true"}, {"User-Agent", "keyrotor/" KEYROTOR_VERSION}};
   if (!namespace_.empty()) request.headers.emplace_back("X-Vault-Namespace", namespace_);
   if (token != nullptr) request.headers.emplace_back("X-Vault-Token", std::string(token->reveal()));

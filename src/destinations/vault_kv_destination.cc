@@ -190,7 +190,8 @@ Status VaultKvDestination::Restore(const KeyHandoff& key, const Secret& snapshot
     return Status::ParseError(spec_ + ": the snapshot is not one this destination took");
   }
   const bool existed = !snapshot.empty() && snap["existed"] == true;
-  const nlohmann::json before = existed ? snap["fields"] : nlohmann::json::object();
+  nlohmann::json before = existed ? snap["fields"] : nlohmann::json::object();
+  WipeJsonOnExit wipe_before(before);
   for (int round = 0; round < kVaultCasRounds; ++round) {
     Result<Current> cur = Read();
     if (!cur.ok()) return cur.status().WithContext(spec_);
@@ -237,8 +238,8 @@ Status VaultKvDestination::Restore(const KeyHandoff& key, const Secret& snapshot
 }
 
 // "/sys/capabilities-self": POST {"paths": [P]} -> 200 {"P": [caps...],
-// "capabilities": [...], ...}; "root" (and "sudo", which needs the others
-// to be useful but is only granted with them in practice) allows all.
+// "capabilities": [...], ...}, "deny" when nothing is granted; "root" (a
+// root token) allows everything.
 Result<std::string> VaultKvDestination::CheckAccess() {
   const std::string path = target_.DataPath();
   nlohmann::json body = {{"paths", {path}}};
