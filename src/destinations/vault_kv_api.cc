@@ -1,6 +1,7 @@
 #include "destinations/vault_kv_api.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -264,6 +265,26 @@ Result<VaultReply> VaultKvApi::Send(std::string_view method, const std::string& 
       last_errors_ = VaultErrors(response->body);
       last = VaultHttpError(status, last_errors_, method, path, what);
       if (status != 429 && status < 500) break;
+      // A Retry-After (a load balancer or a rate-limit quota in front of
+      // Vault) is honoured up to a bound; longer waits fail now, transient.
+      if (const std::string* after = aws::FindHeader(response->headers, "retry-after")) {
+        char* end = nullptr;
+        long long seconds = std::strtoll(after->c_str(), &end, 10);
+        if (end != after->c_str() && *end == '\0' && seconds >= 0) {
+          Duration wait(seconds * 1000);
+          if (wait > retry_.max_retry_after) {
+            last = Status::NetworkError(last.message() + ": asked to wait " + std::to_string(seconds) +
+                                        " s, longer than keyrotor waits; try again later");
+            break;
+          }
+          if (attempt >= retry_.max_attempts) {
+            last = last.WithContext("gave up after " + std::to_string(attempt) + " attempts");
+            break;
+          }
+          clock_->SleepFor(wait);
+          continue;
+        }
+      }
     }
     if (attempt >= retry_.max_attempts) {
       last = last.WithContext("gave up after " + std::to_string(attempt) + " attempts");

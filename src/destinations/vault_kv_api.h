@@ -63,6 +63,7 @@ struct VaultReply {
 struct VaultRetryPolicy {
   int max_attempts = 4;
   Duration base_backoff{1000};  // 429/503/5xx and network errors: 1 s, 2 s, 4 s
+  Duration max_retry_after{60000};  // a longer Retry-After is not waited
 };
 
 class VaultKvApi {

@@ -108,7 +108,7 @@ Result<VaultKvDestination::Current> VaultKvDestination::Read() {
         if (e.is_string()) errors += (errors.empty() ? "" : "; ") + e.get<std::string>();
       }
       return Status::NotFound("reading " + target_.DataPath() + ": HTTP 404: Vault says \"" + errors +
-                              "\" (is " + target_.mount + " a KV version 2 mount?)");
+                              "\" (no such mount or namespace; is " + target_.mount + " a KV version 2 mount?)");
     }
   }
   const nlohmann::json* outer = doc.is_object() && doc.contains("data") && doc["data"].is_object() ? &doc["data"] : nullptr;

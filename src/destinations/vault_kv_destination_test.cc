@@ -326,7 +326,8 @@ TEST_F(VaultKvDestinationTest, NamespaceHeaderSelectsADifferentSecret) {
   o.vault_kv_namespace = "team-b";  // the option wins over the env; no such namespace
   std::unique_ptr<Destination> missing = MakeOk("vault-kv:secret/app", o);
   Status put = Seen(missing->Put(VaultKey()));
-  EXPECT_EQ(put.code(), StatusCode::kPermissionDenied) << put.ToString();
+  EXPECT_EQ(put.code(), StatusCode::kNotFound) << put.ToString();
+  EXPECT_NE(put.message().find("namespace not found"), std::string::npos) << put.ToString();
 }
 
 TEST_F(VaultKvDestinationTest, TokenFromFileEnvOrHelperFile) {
@@ -433,7 +434,7 @@ TEST_F(VaultKvDestinationTest, UnknownOutcomeAndRefusalsThenConverge) {
   std::unique_ptr<Destination> d = MakeOk();
   // The write is applied, the answer lost: the retry meets its own version
   // (cas mismatch), reads again and finds the key there.
-  fake_->QueueFault({"POST", "secret/data", 0, "", true});
+  fake_->QueueFault({"POST", "secret/data", 0, "", true, ""});
   ASSERT_TRUE(Seen(d->Put(VaultKey())).ok());
   EXPECT_EQ(fake_->CurrentVersion("", "secret", "team/app"), 1);
   EXPECT_EQ(Data()["AWS_SECRET_ACCESS_KEY"], kVaultAwsSecret);
@@ -441,13 +442,23 @@ TEST_F(VaultKvDestinationTest, UnknownOutcomeAndRefusalsThenConverge) {
   EXPECT_EQ(std::count(r.begin(), r.end(), "POST /v1/secret/data/team/app"), 2);  // applied + the refused resend
 
   // A standby and a sealed answer, then success.
-  fake_->QueueFault({"GET", "", 429, "", false});
-  fake_->QueueFault({"POST", "", 503, "Vault is sealed", false});
+  fake_->QueueFault({"GET", "", 429, "", false, ""});
+  fake_->QueueFault({"POST", "", 503, "Vault is sealed", false, ""});
   ASSERT_TRUE(Seen(d->Put(VaultKey("AKIAIOSFODNN7VAULTK2", kVaultAwsSecret2))).ok());
   EXPECT_EQ(fake_->CurrentVersion("", "secret", "team/app"), 2);
 
+  // Retry-After is waited (on the injected clock), up to a bound.
+  TimePoint before = clock_.Now();
+  fake_->QueueFault({"GET", "", 429, "rate limit quota exceeded", false, "5"});
+  ASSERT_TRUE(Seen(d->Put(VaultKey("AKIAIOSFODNN7VAULTK2", kVaultAwsSecret2))).ok());
+  EXPECT_EQ(clock_.Now() - before, std::chrono::seconds(5));
+  fake_->QueueFault({"GET", "", 429, "rate limit quota exceeded", false, "3600"});
+  Status limited = Seen(d->Put(VaultKey("AKIAIOSFODNN7VAULTK2", kVaultAwsSecret2)));
+  EXPECT_EQ(limited.code(), StatusCode::kNetworkError) << limited.ToString();
+  EXPECT_NE(limited.message().find("3600 s"), std::string::npos) << limited.ToString();
+
   // Sealed throughout: not applied, transient, and it says so.
-  for (int i = 0; i < 4; ++i) fake_->QueueFault({"", "", 503, "Vault is sealed", false});
+  for (int i = 0; i < 4; ++i) fake_->QueueFault({"", "", 503, "Vault is sealed", false, ""});
   Status sealed = Seen(d->Put(VaultKey()));
   EXPECT_EQ(sealed.code(), StatusCode::kNetworkError) << sealed.ToString();
   EXPECT_NE(sealed.message().find("Vault is sealed"), std::string::npos) << sealed.ToString();

@@ -474,12 +474,15 @@ aws::HttpResponse FakeVault::HandleLocked(const std::string& method, const std::
         apply_then_reset = true;
         break;
       }
-      return VaultError(fault.status, {fault.error});
+      aws::HttpResponse r = VaultError(fault.status, {fault.error});
+      if (!fault.retry_after.empty()) r.headers.emplace_back("Retry-After", fault.retry_after);
+      return r;
     }
   }
-  // Namespaces ("Namespaces"): a request into one that does not exist is
-  // refused before anything else; the token cannot be resolved there.
-  if (mounts_.find(ns) == mounts_.end()) return VaultDenied();
+  // A request into a namespace that does not exist is refused before
+  // anything else: 404 "namespace not found" (as OpenBao 2.x answers, e.g.
+  // openbao/openbao#1508).
+  if (mounts_.find(ns) == mounts_.end()) return VaultError(404, {"namespace not found"});
   json body = json::parse(request.body.empty() ? "{}" : request.body, nullptr, /*allow_exceptions=*/false);
   if (body.is_discarded()) return VaultError(400, {"failed to parse JSON input: invalid character"});
 

@@ -11,7 +11,8 @@
 //    exist yet and "update" when it does, a read "read", DELETE "delete";
 //  - namespaces (X-Vault-Namespace): each has its own mounts and secrets; a
 //    token made in a namespace works there and below it, with its policy
-//    paths relative to its own namespace; an unknown namespace is refused;
+//    paths relative to its own namespace; an unknown namespace is 404
+//    "namespace not found";
 //  - KV v2 mounts with versions and metadata: GET MOUNT/data/PATH answers
 //    {"data":{"data","metadata"}}, 404 {"errors":[]} when absent, 404 with
 //    {"data":{"data":null,"metadata"}} when the latest version is deleted;
@@ -104,6 +105,7 @@ class FakeVault {
     int status = 0;
     std::string error;          // the "errors" entry
     bool apply_then_reset = false;  // a write: apply it, then reset the connection
+    std::string retry_after;        // a Retry-After header, when not empty
   };
   void QueueFault(Fault fault);
 
