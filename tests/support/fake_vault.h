@@ -23,13 +23,14 @@
 //    for route";
 //  - sys/capabilities-self (in every token's default policy);
 //  - AppRole login: role_id and secret_id checked, 400 {"errors":["invalid
-//    role or secret ID"]} otherwise (Vault 1.13+'s text: it no longer says
-//    which one was wrong);
+//    role or secret ID"]} otherwise (current Vault's text, as hvac reports it
+//    in hvac/hvac#1145; older releases said which one was wrong);
 //  - Kubernetes login: the fake plays the cluster too: it holds an RSA key
 //    pair, issues RS256 service-account JWTs, and a login's JWT must verify
 //    against it, with iss = the configured issuer, exp in the future and sub
 //    = system:serviceaccount:NS:NAME bound to the role; otherwise 403
-//    permission denied; an unknown role is 400 "invalid role name";
+//    {"errors":["permission denied"]} (what Vault answers a JWT it rejects,
+//    e.g. hashicorp/vault#23211); an unknown role is 400 "invalid role name";
 //  - faults queued by the test: any status with Vault's error body (429
 //    standby, 503 "Vault is sealed"), a reset after a write was applied
 //    (unknown outcome), a concurrent write landing just before the next
