@@ -285,6 +285,10 @@ TEST_F(VaultKvDestinationTest, RestoreWhenAbsentBeforeDeletesOrRemovesOurFields)
   ASSERT_TRUE(Seen(d->Restore(VaultKey(), *snap)).ok());            // idempotent
   std::vector<std::string> r = fake_->requests();
   EXPECT_EQ(std::count(r.begin(), r.end(), "DELETE /v1/secret/data/team/app"), 1);
+  // A deleted latest version still counts for cas: the next Put writes version 2 over it.
+  ASSERT_TRUE(Seen(d->Put(VaultKey())).ok());
+  EXPECT_EQ(fake_->CurrentVersion("", "secret", "team/app"), 2);
+  EXPECT_EQ(Data()["AWS_ACCESS_KEY_ID"], "AKIAIOSFODNN7VAULTK1");
 
   // A field someone added after our Put stays; only ours go.
   std::unique_ptr<Destination> d2 = MakeOk("vault-kv:secret/team/other");
