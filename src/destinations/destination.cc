@@ -13,9 +13,15 @@
 #include "destinations/secretsmanager_destination.h"
 #include "destinations/ssm_destination.h"
 #include "destinations/vault_destination.h"
+#include "destinations/vault_kv_destination.h"
 
 namespace keyrotor::destinations {
 namespace {
+
+// Every kind MakeDestination knows, for its errors.
+constexpr char kKinds[] =
+    "credentials-file, secretsmanager, ssm, vault, vault-kv, github, github-org, gitlab, gitlab-group, kubernetes "
+    "or exec";
 
 Status BadSpec(std::string_view spec, std::string_view why) {
   return Status::InvalidArgument("destination '" + std::string(spec) + "': " + std::string(why));
@@ -65,9 +71,7 @@ Result<std::unique_ptr<Destination>> MakeDestination(std::string_view spec, cons
                                                      const DestinationOptions& options) {
   size_t colon = spec.find(':');
   if (colon == std::string_view::npos) {
-    return BadSpec(spec,
-                   "expected KIND:TARGET (credentials-file, secretsmanager, ssm, vault, github, github-org, gitlab, "
-                   "gitlab-group or exec)");
+    return BadSpec(spec, std::string("expected KIND:TARGET (") + kKinds + ")");
   }
   const std::string_view kind = spec.substr(0, colon);
   const std::string_view rest = spec.substr(colon + 1);
@@ -113,6 +117,7 @@ Result<std::unique_ptr<Destination>> MakeDestination(std::string_view spec, cons
   }
   if (kind == "github" || kind == "github-org") return MakeGithubDestination(spec, kind, rest, aws, options);
   if (kind == "gitlab" || kind == "gitlab-group") return MakeGitlabDestination(spec, kind, rest, aws, options);
+  if (kind == "vault-kv") return MakeVaultKvDestination(spec, rest, aws, options);
   if (auto extra = options.extra_kinds.find(kind); extra != options.extra_kinds.end()) {
     return extra->second(spec, rest, options);
   }
@@ -128,9 +133,7 @@ Result<std::unique_ptr<Destination>> MakeDestination(std::string_view spec, cons
     return MakeExecDestination(std::string(spec), std::move(argv).value(), options);
   }
   return BadSpec(
-      spec, "unknown kind '" + std::string(kind) +
-                "' (expected credentials-file, secretsmanager, ssm, vault, github, github-org, gitlab, "
-                "gitlab-group or exec)");
+      spec, "unknown kind '" + std::string(kind) + "' (expected " + kKinds + ")");
 }
 
 Result<std::vector<std::string>> DestinationRequirements(std::string_view spec, const DestinationOptions& options) {
@@ -147,6 +150,11 @@ Result<std::vector<std::string>> DestinationRequirements(std::string_view spec, 
     Result<GitlabTarget> target = ParseGitlabSpec(kind, rest);
     if (!target.ok()) return BadSpec(spec, target.status().message());
     return GitlabRequirements(*target);
+  }
+  if (kind == "vault-kv") {
+    Result<VaultKvTarget> target = ParseVaultKvSpec(rest);
+    if (!target.ok()) return BadSpec(spec, target.status().message());
+    return VaultKvRequirements(*target);
   }
   return std::vector<std::string>{};
 }

@@ -93,6 +93,19 @@ struct DestinationOptions {
   std::string gitlab_api_url;               // empty: CI_API_V4_URL, else https://gitlab.com/api/v4
   std::string gitlab_token_file;
   EnvMap gitlab_env;                        // GITLAB_TOKEN, CI_API_V4_URL (CI_JOB_TOKEN: refused, named)
+  // vault-kv (destinations/vault_kv_destination.h): HashiCorp Vault / OpenBao
+  // KV v2. Empty fields fall back to vault_kv_env as the vault CLI reads it.
+  std::string vault_kv_addr;                // empty: VAULT_ADDR, else https://127.0.0.1:8200
+  std::string vault_kv_namespace;           // empty: VAULT_NAMESPACE
+  std::string vault_kv_ca_cert;             // CA bundle (PEM); empty: VAULT_CACERT, else the system's
+  std::string vault_kv_auth;                // token (default), approle or kubernetes
+  std::string vault_kv_auth_mount;          // empty: approle / kubernetes
+  std::string vault_kv_token_file;          // token: else VAULT_TOKEN, else HOME/.vault-token
+  std::string vault_kv_role_id;             // approle
+  std::string vault_kv_secret_id_file;      // approle
+  std::string vault_kv_role;                // kubernetes: the Vault role
+  std::string vault_kv_jwt_file;            // kubernetes: empty = the pod's service-account token
+  EnvMap vault_kv_env;                      // VAULT_ADDR, VAULT_TOKEN, VAULT_NAMESPACE, VAULT_CACERT, VAULT_SKIP_VERIFY, HOME
   // Kinds a command adds for itself (keyrotor keeper's record writer): KIND ->
   // a maker given what follows "KIND:". Specs are saved in the journal and
   // remade from them on resume, so a kind must be a pure function of its spec.
@@ -106,6 +119,7 @@ struct DestinationOptions {
 //   vault:PATH[#ENTRY]              exec:PROGRAM [ARGS...]
 //   github:OWNER/REPO[@ENVIRONMENT][#NAME]   github-org:ORG[#NAME][?visibility=all|private|selected]
 //   gitlab:PROJECT[#KEY][?masked=..&protected=..&environment_scope=..]   gitlab-group:GROUP[#KEY][?...]
+//   vault-kv:MOUNT/PATH   (HashiCorp Vault / OpenBao KV v2; vault: is keyrotor's own vault file)
 // `aws` signs Secrets Manager / SSM calls. InvalidArgument naming the spec
 // (never its secret parts: there are none) when it is malformed.
 Result<std::unique_ptr<Destination>> MakeDestination(std::string_view spec, const aws::ClientFactory& aws,
