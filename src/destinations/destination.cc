@@ -9,6 +9,7 @@
 #include "destinations/destination_util.h"
 #include "destinations/exec_destination.h"
 #include "destinations/github_destination.h"
+#include "destinations/kubernetes_destination.h"
 #include "destinations/secretsmanager_destination.h"
 #include "destinations/ssm_destination.h"
 #include "destinations/vault_destination.h"
@@ -64,7 +65,7 @@ Result<std::unique_ptr<Destination>> MakeDestination(std::string_view spec, cons
                                                      const DestinationOptions& options) {
   size_t colon = spec.find(':');
   if (colon == std::string_view::npos) {
-    return BadSpec(spec, "expected KIND:TARGET (credentials-file, secretsmanager, ssm, vault, github, github-org or exec)");
+    return BadSpec(spec, "expected KIND:TARGET (credentials-file, secretsmanager, ssm, vault, github, github-org, kubernetes or exec)");
   }
   const std::string_view kind = spec.substr(0, colon);
   const std::string_view rest = spec.substr(colon + 1);
@@ -109,6 +110,7 @@ Result<std::unique_ptr<Destination>> MakeDestination(std::string_view spec, cons
         std::make_unique<VaultDestination>(spec_text, std::move(path), std::move(entry), options.vault_key_file));
   }
   if (kind == "github" || kind == "github-org") return MakeGithubDestination(spec, kind, rest, aws, options);
+  if (kind == "kubernetes") return MakeKubernetesDestination(spec, rest, aws, options);
   if (auto extra = options.extra_kinds.find(kind); extra != options.extra_kinds.end()) {
     return extra->second(spec, rest, options);
   }
@@ -125,7 +127,7 @@ Result<std::unique_ptr<Destination>> MakeDestination(std::string_view spec, cons
   }
   return BadSpec(
       spec, "unknown kind '" + std::string(kind) +
-                "' (expected credentials-file, secretsmanager, ssm, vault, github, github-org or exec)");
+                "' (expected credentials-file, secretsmanager, ssm, vault, github, github-org, kubernetes or exec)");
 }
 
 Result<std::vector<std::string>> DestinationRequirements(std::string_view spec, const DestinationOptions& options) {
@@ -137,6 +139,11 @@ Result<std::vector<std::string>> DestinationRequirements(std::string_view spec, 
     Result<GithubTarget> target = ParseGithubSpec(kind, rest, options.github_visibility);
     if (!target.ok()) return BadSpec(spec, target.status().message());
     return GithubRequirements(*target);
+  }
+  if (kind == "kubernetes") {
+    Result<KubernetesTarget> target = ParseKubernetesSpec(rest);
+    if (!target.ok()) return BadSpec(spec, target.status().message());
+    return KubernetesRequirements(*target);
   }
   return std::vector<std::string>{};
 }

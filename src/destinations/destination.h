@@ -88,6 +88,13 @@ struct DestinationOptions {
   std::string github_app_installation_id;
   std::string github_visibility;            // github-org default when the spec has no ?visibility= (empty: private)
   EnvMap github_env;                        // GH_TOKEN, GITHUB_TOKEN, GITHUB_API_URL as the process has them
+  // kubernetes (destinations/kubernetes_api.h): a kubeconfig file wins; else
+  // in-cluster (KUBERNETES_SERVICE_HOST/PORT + the service account's files);
+  // else KUBECONFIG's first file, else HOME/.kube/config.
+  std::string kubernetes_kubeconfig;
+  std::string kubernetes_context;              // empty: the kubeconfig's current-context
+  EnvMap kubernetes_env;                       // KUBECONFIG, KUBERNETES_SERVICE_HOST/PORT, HOME
+  std::string kubernetes_service_account_dir;  // tests; empty: /var/run/secrets/kubernetes.io/serviceaccount
   // Kinds a command adds for itself (keyrotor keeper's record writer): KIND ->
   // a maker given what follows "KIND:". Specs are saved in the journal and
   // remade from them on resume, so a kind must be a pure function of its spec.
@@ -100,6 +107,7 @@ struct DestinationOptions {
 //   credentials-file:PATH#PROFILE   secretsmanager:NAME   ssm:/PATH
 //   vault:PATH[#ENTRY]              exec:PROGRAM [ARGS...]
 //   github:OWNER/REPO[@ENVIRONMENT][#NAME]   github-org:ORG[#NAME][?visibility=all|private|selected]
+//   kubernetes:NAMESPACE/NAME[#KEY][?restart=DEPLOYMENT,...]
 // `aws` signs Secrets Manager / SSM calls. InvalidArgument naming the spec
 // (never its secret parts: there are none) when it is malformed.
 Result<std::unique_ptr<Destination>> MakeDestination(std::string_view spec, const aws::ClientFactory& aws,
