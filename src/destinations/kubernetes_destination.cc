@@ -275,6 +275,13 @@ Status KubernetesDestination::Restore(const KeyHandoff& key, const Secret& snaps
       json options = {{"kind", "DeleteOptions"}, {"apiVersion", "v1"}, {"preconditions", {{"resourceVersion", rv}}}};
       written = api_->Call("DELETE", target_.SecretPath(), options.dump(), "deleting Secret " + target_.name);
       if (!written.ok() && api_->last_http_status() == 404) return Restart(FormatIso8601(clock_->Now()));
+      // A Role without delete (it is optional): remove our keys instead, leaving an empty Secret.
+      if (!written.ok() && api_->last_http_status() == 403) {
+        seen->object["data"] = json::object();
+        std::string body = seen->object.dump();
+        written = api_->Call("PUT", target_.SecretPath(), body, "emptying Secret " + target_.name);
+        WipeString(body);
+      }
     } else {
       json& object = seen->object;
       if (!object.contains("data") || !object["data"].is_object()) object["data"] = json::object();

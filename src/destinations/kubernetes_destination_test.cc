@@ -397,9 +397,44 @@ TEST_F(KubernetesDestinationTest, UnknownOutcomeAfterPutConverges) {
   ExpectNoLeak(failed);
 }
 
-TEST_F(KubernetesDestinationTest, ExpiredTokenAndForbiddenAreClearAndLeakNothing) {
+TEST_F(KubernetesDestinationTest, ThrottlingHonoursRetryAfterOnTheClock) {
   auto d = MakeOk("kubernetes:apps/aws-creds");
-  fake_->ExpireToken(kKubeToken);
+  testing::FakeKubernetes::Fault throttled = KubeFault("GET", "/secrets/aws-creds", 429, "TooManyRequests");
+  throttled.retry_after = 7;
+  fake_->QueueFault(throttled);
+  const TimePoint before = clock_.Now();
+  ASSERT_TRUE(d->Put(KubeKey()).ok());
+  EXPECT_EQ(clock_.Now() - before, std::chrono::seconds(7));
+  EXPECT_EQ(Data("apps", "aws-creds")["AWS_ACCESS_KEY_ID"], kKeyId);
+  // A Retry-After longer than keyrotor waits: a transient error at once (nothing written).
+  throttled.retry_after = 3600;
+  fake_->QueueFault(throttled);
+  Status refused = d->Put(KubeKey("AKIAIOSFODNN7KUBE009", "rot-9"));
+  EXPECT_EQ(refused.code(), StatusCode::kNetworkError) << refused.ToString();
+  EXPECT_EQ(Data("apps", "aws-creds")["AWS_ACCESS_KEY_ID"], kKeyId);
+}
+
+TEST_F(KubernetesDestinationTest, RestoreWithoutDeleteRightsEmptiesTheSecret) {
+  fake_->AddToken(kKubeOtherToken, "nodelete");
+  fake_->Allow("nodelete", {{"get", "create", "update"}, "secrets", "apps", {}});
+  WriteKubeconfig(kubeconfig_, "  token: " + std::string(kKubeOtherToken) + "\n");
+  auto d = MakeOk("kubernetes:apps/new-creds");
+  Result<Secret> none = d->Snapshot(KubeKey());
+  ASSERT_TRUE(none.ok());
+  ASSERT_TRUE(d->Put(KubeKey()).ok());
+  Status restored = d->Restore(KubeKey(), *none);
+  ASSERT_TRUE(restored.ok()) << restored.ToString();
+  ASSERT_TRUE(fake_->Secret("apps", "new-creds").has_value());
+  EXPECT_TRUE(fake_->Secret("apps", "new-creds")->data.empty());
+  ASSERT_TRUE(d->Restore(KubeKey(), *none).ok());  // repeated: nothing to do
+}
+
+TEST_F(KubernetesDestinationTest, ExpiredTokenAndForbiddenAreClearAndLeakNothing) {
+  // The token expires mid-run: Snapshot works, the hour passes, Put is refused.
+  fake_->AddToken(kKubeToken, "keyrotor", clock_.Now() + std::chrono::hours(1));
+  auto d = MakeOk("kubernetes:apps/aws-creds");
+  ASSERT_TRUE(d->Snapshot(KubeKey()).ok());
+  clock_.Advance(std::chrono::hours(2));
   Status expired = d->Put(KubeKey());
   EXPECT_EQ(expired.code(), StatusCode::kPermissionDenied) << expired.ToString();
   EXPECT_NE(expired.message().find("401"), std::string::npos) << expired.ToString();

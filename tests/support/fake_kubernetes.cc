@@ -433,7 +433,9 @@ aws::HttpResponse FakeKubernetes::Handle(const aws::HttpRequest& request, const 
         apply_then_reset = true;
         break;
       }
-      return KubeStatus(fault.status, fault.reason, fault.reason);
+      aws::HttpResponse r = KubeStatus(fault.status, fault.reason, fault.reason);
+      if (fault.retry_after >= 0) r.headers.emplace_back("Retry-After", std::to_string(fault.retry_after));
+      return r;
     }
   }
   // Authentication: a verified client certificate, else a bearer token

@@ -103,6 +103,7 @@ class FakeKubernetes {
     // Before answering this request, another writer changes the Secret (a
     // concurrent update: the request's resourceVersion becomes stale).
     bool concurrent_write = false;
+    int retry_after = -1;  // >= 0: a Retry-After header (seconds) on the answer
   };
   void QueueFault(Fault fault);
 
