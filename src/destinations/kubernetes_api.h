@@ -9,7 +9,8 @@
 // from a Pod"):
 //   1. an explicit kubeconfig file (settings.kubeconfig) wins;
 //   2. else in-cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT
-//      set and the service account's token and ca.crt present;
+//      set and the service account's token and ca.crt present (skipped when a
+//      context is named: a context only exists in a kubeconfig);
 //   3. else KUBECONFIG (only the FIRST file of a colon-separated list: kubectl
 //      merges them, keyrotor does not), else ~/.kube/config.
 // Users authenticate with token / tokenFile or client-certificate(-data) +

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <iostream>
+
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -584,6 +587,15 @@ TEST_F(KubernetesDestinationTest, KubectlReadsWhatKeyrotorWrote) {
   EXPECT_EQ(at[4], '-');
   EXPECT_EQ(at[10], 'T');
   EXPECT_EQ(fake_->DeploymentGeneration("apps", "web"), 2);
+  // What kubectl asked: discovery, the Secret, and the Deployment's GET + PATCH.
+  std::vector<std::string> r = fake_->requests();
+  std::string all;
+  for (const std::string& line : r) all += line + "\n";
+  for (const char* expected : {"GET /api/v1/namespaces/apps/secrets/aws-creds",
+                               "PATCH /apis/apps/v1/namespaces/apps/deployments/web"}) {
+    EXPECT_NE(std::find(r.begin(), r.end(), expected), r.end()) << expected << " not in:\n" << all;
+  }
+  if (std::getenv("KEYROTOR_SHOW_KUBECTL_REQUESTS")) std::cerr << all;
 }
 
 }  // namespace
