@@ -80,9 +80,7 @@ Result<std::string> NormalizeServer(const std::string& server, const std::string
   while (!text.empty() && text.back() == '/') text.pop_back();
   Result<aws::Url> url = aws::ParseUrl(text);
   if (!url.ok()) return Status::InvalidArgument(where + ": server '" + text + "': " + url.status().message());
-  if (url->path != "/" && !url->path.empty()) {
-    // A path prefix (a proxy in front of the apiserver) is kept as is.
-  }
+  // A path prefix (a proxy in front of the API server, as Rancher gives) is kept as is.
   Status safe = aws::CheckUrlIsSafe(*url);
   if (!safe.ok()) return Status::InvalidArgument(where + ": " + safe.message());
   return text;
