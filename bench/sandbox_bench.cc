@@ -76,7 +76,9 @@ double Hammer(const aws::ClientFactory& clients, const Options& o, uint64_t* err
 }
 
 void Throughput(const Options& o) {
-  aws::CurlTransport transport({"", {}, 256});
+  aws::CurlTransportOptions transport_options;
+  transport_options.max_idle_handles = 256;
+  aws::CurlTransport transport(transport_options);
   auto server = sandbox::SandboxServer::Start({});
   if (!server.ok()) throw std::runtime_error(server.status().ToString());
   auto admin = (*server)->sandbox().CreateAdmin("bench-admin");

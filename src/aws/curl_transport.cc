@@ -116,7 +116,10 @@ Result<HttpResponse> CurlTransport::Send(const HttpRequest& request, const Trans
   KR_ASSIGN_OR_RETURN(Url url, ParseUrl(request.url));
   KR_RETURN_IF_ERROR(CheckTransportUrl(url));
   if (url.scheme == "https") {
-    std::call_once(ca_once_, [this] { ca_ = FindCaCertificates(options_.ca_bundle, options_.env); });
+    std::call_once(ca_once_, [this] {
+      // Only the given CA: the system's bundle is not consulted (nor required).
+      ca_ = options_.ca_pem.empty() ? FindCaCertificates(options_.ca_bundle, options_.env) : CaCertificates{};
+    });
     if (!ca_.ok()) return ca_.status();
   }
 
@@ -143,6 +146,21 @@ Result<HttpResponse> CurlTransport::Send(const HttpRequest& request, const Trans
     // path, which is the build machine's distribution's.
     curl_easy_setopt(curl, CURLOPT_CAINFO, ca_->file.empty() ? nullptr : ca_->file.c_str());
     curl_easy_setopt(curl, CURLOPT_CAPATH, ca_->dir.empty() ? nullptr : ca_->dir.c_str());
+    // The blobs are copied by libcurl (CURL_BLOB_COPY) and reset with the handle.
+    if (!options_.ca_pem.empty()) {
+      curl_blob ca{const_cast<char*>(options_.ca_pem.data()), options_.ca_pem.size(), CURL_BLOB_COPY};
+      curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &ca);
+    }
+    if (!options_.client_cert_pem.empty() && !options_.client_key_pem.empty()) {
+      const std::string& key = options_.client_key_pem.get().reveal();
+      curl_blob cert{const_cast<char*>(options_.client_cert_pem.data()), options_.client_cert_pem.size(),
+                     CURL_BLOB_COPY};
+      curl_blob key_blob{const_cast<char*>(key.data()), key.size(), CURL_BLOB_COPY};
+      curl_easy_setopt(curl, CURLOPT_SSLCERTTYPE, "PEM");
+      curl_easy_setopt(curl, CURLOPT_SSLCERT_BLOB, &cert);
+      curl_easy_setopt(curl, CURLOPT_SSLKEYTYPE, "PEM");
+      curl_easy_setopt(curl, CURLOPT_SSLKEY_BLOB, &key_blob);
+    }
   }
   // Loopback and the metadata endpoints never go through a proxy (a proxy
   // would answer for its own host); everything else honours HTTPS_PROXY/NO_PROXY.

@@ -11,6 +11,7 @@
 #include "aws/ca_bundle.h"
 #include "aws/http.h"
 #include "base/environment.h"
+#include "base/secret.h"
 
 namespace keyrotor::aws {
 
@@ -18,6 +19,14 @@ struct CurlTransportOptions {
   std::string ca_bundle;  // AWS_CA_BUNDLE / ca_bundle; empty = the system's (FindCaCertificates)
   EnvMap env;             // SSL_CERT_FILE and SSL_CERT_DIR, read as OpenSSL reads them
   size_t max_idle_handles = 64;
+  // In-memory PEM, for a service with its own CA and client certificates (a
+  // Kubernetes cluster's kubeconfig holds them as data, not files). ca_pem
+  // non-empty: trust only these certificates for https, not the system's.
+  // client_cert_pem + client_key_pem: present this certificate (TLS client
+  // authentication). All empty: the behaviour is unchanged.
+  std::string ca_pem;
+  std::string client_cert_pem;
+  SharedSecret client_key_pem;
 };
 
 class CurlTransport : public HttpTransport {

@@ -10,9 +10,19 @@
 #include <thread>
 
 #include "net/http_server.h"
+#include "support/fake_kubernetes.h"
 
 namespace keyrotor::aws {
 namespace {
+
+// Options by field, so adding one does not touch every caller.
+CurlTransportOptions TransportWith(std::string ca_bundle, EnvMap env, size_t max_idle_handles) {
+  CurlTransportOptions o;
+  o.ca_bundle = std::move(ca_bundle);
+  o.env = std::move(env);
+  o.max_idle_handles = max_idle_handles;
+  return o;
+}
 
 std::unique_ptr<net::HttpServer> Serve(net::Handler handler) {
   auto server = net::HttpServer::Start({}, std::move(handler));
@@ -172,7 +182,7 @@ TEST(CurlTransportTlsTest, VerificationIsAlwaysOnAndCaBundleIsHonoured) {
   EXPECT_EQ(untrusted.status().code(), StatusCode::kFailedPrecondition) << untrusted.status().ToString();
   EXPECT_EQ(Classify(untrusted.status(), true), RetryClass::kNone);
 
-  CurlTransport with_bundle({ca, {}, 4});
+  CurlTransport with_bundle(TransportWith(ca, {}, 4));
   auto trusted = with_bundle.Send(req, {});
   ASSERT_TRUE(trusted.ok()) << trusted.status().ToString();
   EXPECT_EQ(trusted->status, 200);
@@ -198,12 +208,12 @@ TEST(CurlTransportTlsTest, SslCertFileIsHonouredAndAMissingBundleIsNamed) {
   req.method = "GET";
   req.url = server->url();
 
-  CurlTransport from_env({"", {{"SSL_CERT_FILE", ca}}, 4});
+  CurlTransport from_env(TransportWith("", {{"SSL_CERT_FILE", ca}}, 4));
   auto trusted = from_env.Send(req, {});
   ASSERT_TRUE(trusted.ok()) << trusted.status().ToString();
   EXPECT_EQ(trusted->body, "ok");
 
-  CurlTransport missing({dir + "/no-such.pem", {}, 4});
+  CurlTransport missing(TransportWith(dir + "/no-such.pem", {}, 4));
   auto refused = missing.Send(req, {});
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
@@ -279,6 +289,40 @@ class ScopedEnv {
  private:
   const char* name_;
 };
+
+// In-memory PEM: a private CA (not the system's) and a client certificate,
+// against the fake Kubernetes API server, which asks for client certificates.
+TEST(CurlTransportTlsTest, InMemoryCaAndClientCertificate) {
+  auto fake = testing::FakeKubernetes::Start();
+  testing::FakeKubernetes::ClientCert cert = fake->IssueClientCert("alice");
+  HttpRequest request;
+  request.method = "GET";
+  request.url = fake->server() + "/version";
+
+  // The system's CAs do not know the fake's: refused, never downgraded.
+  CurlTransport system_ca;
+  Result<HttpResponse> untrusted = system_ca.Send(request, {});
+  ASSERT_FALSE(untrusted.ok());
+  EXPECT_EQ(untrusted.status().code(), StatusCode::kFailedPrecondition) << untrusted.status().ToString();
+
+  // The CA as PEM: trusted; no client certificate, so the server knows no user.
+  CurlTransportOptions ca_only;
+  ca_only.ca_pem = fake->ca_pem();
+  CurlTransport anonymous(ca_only);
+  Result<HttpResponse> unauthenticated = anonymous.Send(request, {});
+  ASSERT_TRUE(unauthenticated.ok()) << unauthenticated.status().ToString();
+  EXPECT_EQ(unauthenticated->status, 401);
+
+  // And a client certificate + key: authenticated as its CN.
+  CurlTransportOptions with_cert = ca_only;
+  with_cert.client_cert_pem = cert.cert_pem;
+  with_cert.client_key_pem = Secret(cert.key_pem);
+  CurlTransport authenticated(with_cert);
+  Result<HttpResponse> ok = authenticated.Send(request, {});
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->status, 200);
+  EXPECT_EQ(fake->users().back(), "alice");
+}
 
 TEST(CurlTransportProxyTest, HttpsProxyIsUsedForAwsButNeverForLoopback) {
   RecordingProxy proxy;

@@ -10,6 +10,7 @@
 #include "destinations/exec_destination.h"
 #include "destinations/github_destination.h"
 #include "destinations/gitlab_destination.h"
+#include "destinations/kubernetes_destination.h"
 #include "destinations/secretsmanager_destination.h"
 #include "destinations/ssm_destination.h"
 #include "destinations/vault_destination.h"
@@ -118,6 +119,7 @@ Result<std::unique_ptr<Destination>> MakeDestination(std::string_view spec, cons
   if (kind == "github" || kind == "github-org") return MakeGithubDestination(spec, kind, rest, aws, options);
   if (kind == "gitlab" || kind == "gitlab-group") return MakeGitlabDestination(spec, kind, rest, aws, options);
   if (kind == "vault-kv") return MakeVaultKvDestination(spec, rest, aws, options);
+  if (kind == "kubernetes") return MakeKubernetesDestination(spec, rest, aws, options);
   if (auto extra = options.extra_kinds.find(kind); extra != options.extra_kinds.end()) {
     return extra->second(spec, rest, options);
   }
@@ -155,6 +157,11 @@ Result<std::vector<std::string>> DestinationRequirements(std::string_view spec, 
     Result<VaultKvTarget> target = ParseVaultKvSpec(rest);
     if (!target.ok()) return BadSpec(spec, target.status().message());
     return VaultKvRequirements(*target);
+  }
+  if (kind == "kubernetes") {
+    Result<KubernetesTarget> target = ParseKubernetesSpec(rest);
+    if (!target.ok()) return BadSpec(spec, target.status().message());
+    return KubernetesRequirements(*target);
   }
   return std::vector<std::string>{};
 }

@@ -106,6 +106,13 @@ struct DestinationOptions {
   std::string vault_kv_role;                // kubernetes: the Vault role
   std::string vault_kv_jwt_file;            // kubernetes: empty = the pod's service-account token
   EnvMap vault_kv_env;                      // VAULT_ADDR, VAULT_TOKEN, VAULT_NAMESPACE, VAULT_CACERT, VAULT_SKIP_VERIFY, HOME
+  // kubernetes (destinations/kubernetes_api.h): a kubeconfig file wins; else
+  // in-cluster (KUBERNETES_SERVICE_HOST/PORT + the service account's files);
+  // else KUBECONFIG's first file, else HOME/.kube/config.
+  std::string kubernetes_kubeconfig;
+  std::string kubernetes_context;              // empty: the kubeconfig's current-context
+  EnvMap kubernetes_env;                       // KUBECONFIG, KUBERNETES_SERVICE_HOST/PORT, HOME
+  std::string kubernetes_service_account_dir;  // tests; empty: /var/run/secrets/kubernetes.io/serviceaccount
   // Kinds a command adds for itself (keyrotor keeper's record writer): KIND ->
   // a maker given what follows "KIND:". Specs are saved in the journal and
   // remade from them on resume, so a kind must be a pure function of its spec.
@@ -120,6 +127,7 @@ struct DestinationOptions {
 //   github:OWNER/REPO[@ENVIRONMENT][#NAME]   github-org:ORG[#NAME][?visibility=all|private|selected]
 //   gitlab:PROJECT[#KEY][?masked=..&protected=..&environment_scope=..]   gitlab-group:GROUP[#KEY][?...]
 //   vault-kv:MOUNT/PATH   (HashiCorp Vault / OpenBao KV v2; vault: is keyrotor's own vault file)
+//   kubernetes:NAMESPACE/NAME[#KEY][?restart=DEPLOYMENT,...]
 // `aws` signs Secrets Manager / SSM calls. InvalidArgument naming the spec
 // (never its secret parts: there are none) when it is malformed.
 Result<std::unique_ptr<Destination>> MakeDestination(std::string_view spec, const aws::ClientFactory& aws,
