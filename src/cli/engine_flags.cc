@@ -45,8 +45,8 @@ void AddEngineFlags(CLI::App& app, EngineFlags& f, bool with_handover) {
     app.add_option("--to", f.to,
                    "Hand the new key to DEST (repeatable): credentials-file:PATH#PROFILE, secretsmanager:NAME, "
                    "ssm:/PATH, vault:PATH[#ENTRY], github:OWNER/REPO[@ENV][#NAME], github-org:ORG[#NAME], "
-                   "gitlab:PROJECT[#KEY], gitlab-group:GROUP[#KEY], exec:PROGRAM; {user} and {account} are "
-                   "replaced (docs/destinations.md)");
+                   "gitlab:PROJECT[#KEY], gitlab-group:GROUP[#KEY], vault-kv:MOUNT/PATH, kubernetes:NAMESPACE/NAME, "
+                   "exec:PROGRAM; {user} and {account} are replaced (docs/destinations.md)");
     app.add_option("--notify", f.notify, "Notify (repeatable): sns:TOPIC_ARN, webhook:URL, exec:PROGRAM");
     app.add_option("--value-template", f.value_template_file,
                    "File with the JSON written to Secrets Manager/SSM ({{access_key_id}}, {{secret_access_key}}, "

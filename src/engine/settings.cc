@@ -65,6 +65,28 @@ const std::vector<DestinationSetting>& DestinationSettings() {
        "https://gitlab.com/api/v4)"},
       {"gitlab_token_file", &S::gitlab_token_file, &O::gitlab_token_file, true,
        "File holding the GitLab token (api scope) for gitlab: destinations (default: GITLAB_TOKEN)"},
+      {"vault_kv_addr", &S::vault_kv_addr, &O::vault_kv_addr, false,
+       "vault-kv: destinations' server (default VAULT_ADDR, else https://127.0.0.1:8200)"},
+      {"vault_kv_namespace", &S::vault_kv_namespace, &O::vault_kv_namespace, false,
+       "Vault Enterprise / OpenBao namespace of vault-kv: destinations (default VAULT_NAMESPACE)"},
+      {"vault_kv_ca_cert", &S::vault_kv_ca_cert, &O::vault_kv_ca_cert, true,
+       "CA bundle (PEM) the Vault server's certificate is verified with (default VAULT_CACERT, else the system's)"},
+      {"vault_kv_auth", &S::vault_kv_auth, &O::vault_kv_auth, false,
+       "How vault-kv: destinations log in: token (default), approle or kubernetes"},
+      {"vault_kv_auth_mount", &S::vault_kv_auth_mount, &O::vault_kv_auth_mount, false,
+       "The auth method's mount path (default approle or kubernetes)"},
+      {"vault_kv_token_file", &S::vault_kv_token_file, &O::vault_kv_token_file, true,
+       "File holding the Vault token (default VAULT_TOKEN, then ~/.vault-token)"},
+      {"vault_kv_role_id", &S::vault_kv_role_id, &O::vault_kv_role_id, false, "AppRole: the role id"},
+      {"vault_kv_secret_id_file", &S::vault_kv_secret_id_file, &O::vault_kv_secret_id_file, true,
+       "AppRole: file holding the secret id"},
+      {"vault_kv_role", &S::vault_kv_role, &O::vault_kv_role, false, "Kubernetes auth: the Vault role"},
+      {"vault_kv_jwt_file", &S::vault_kv_jwt_file, &O::vault_kv_jwt_file, true,
+       "Kubernetes auth: the service-account token file (default the pod's own)"},
+      {"kubernetes_kubeconfig", &S::kubernetes_kubeconfig, &O::kubernetes_kubeconfig, true,
+       "kubeconfig of kubernetes: destinations (default: in-cluster, else KUBECONFIG, else ~/.kube/config)"},
+      {"kubernetes_context", &S::kubernetes_context, &O::kubernetes_context, false,
+       "The kubeconfig context (default its current-context)"},
   };
   return kSettings;
 }
@@ -75,6 +97,10 @@ const std::vector<DestinationEnvironment>& DestinationEnvironments() {
       {&O::github_env, {"GH_TOKEN", "GITHUB_TOKEN", "GITHUB_API_URL"}},
       // CI_JOB_TOKEN only so that the error can say why it is not enough.
       {&O::gitlab_env, {"GITLAB_TOKEN", "CI_API_V4_URL", "CI_JOB_TOKEN"}},
+      // As the vault CLI reads them; VAULT_SKIP_VERIFY only to refuse it.
+      {&O::vault_kv_env, {"VAULT_ADDR", "VAULT_TOKEN", "VAULT_NAMESPACE", "VAULT_CACERT", "VAULT_SKIP_VERIFY", "HOME"}},
+      // As client-go reads them.
+      {&O::kubernetes_env, {"KUBECONFIG", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT", "HOME"}},
   };
   return kEnvironments;
 }

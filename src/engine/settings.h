@@ -48,6 +48,18 @@ struct EngineSettings {
   std::string github_visibility;
   std::string gitlab_api_url;
   std::string gitlab_token_file;
+  std::string vault_kv_addr;
+  std::string vault_kv_namespace;
+  std::string vault_kv_ca_cert;
+  std::string vault_kv_auth;
+  std::string vault_kv_auth_mount;
+  std::string vault_kv_token_file;
+  std::string vault_kv_role_id;
+  std::string vault_kv_secret_id_file;
+  std::string vault_kv_role;
+  std::string vault_kv_jwt_file;
+  std::string kubernetes_kubeconfig;
+  std::string kubernetes_context;
   int orphan_settle_ms = 5000;
 };
 
