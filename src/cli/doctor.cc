@@ -1,9 +1,15 @@
 // keyrotor doctor: can the admin identity do what rotation needs? Resolves
 // the credentials, asks IAM's policy simulator about every action, and names
-// each missing permission; says plainly what it could not check.
+// each missing permission; asks each destination outside AWS (--to) whether
+// its credentials may write it; says plainly what it could not check.
 #include <fmt/core.h>
 
+#include <algorithm>
+
 #include "cli/common.h"
+#include "cli/engine_flags.h"
+#include "destinations/destination.h"
+#include "destinations/destination_util.h"
 
 namespace keyrotor::cli {
 namespace {
@@ -12,7 +18,50 @@ struct DoctorFlags {
   GlobalFlags global;
   std::string principal;  // check this IAM user/role instead of the caller
   std::vector<std::string> features = {"iam"};
+  std::vector<std::string> to;       // destinations whose access to check
+  std::string user;                  // fills {user} in them
+  engine::EngineSettings settings;   // the destinations' settings (--github-token-file, ...)
 };
+
+// Each --to destination's own access check (Destination::CheckAccess), with
+// {user} from --user and {account} from the caller. Returns how many failed.
+int CheckDestinations(const DoctorFlags& flags, const EnvMap& env, const aws::ClientFactory& factory,
+                      const std::string& account) {
+  auto name = [](std::string_view key) {
+    std::string flag = "--" + std::string(key);
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    return flag;
+  };
+  Result<engine::EngineOptions> options = engine::ResolveEngineSettings(flags.settings, env, name);
+  if (!options.ok()) {
+    fmt::print("FAILED   destination settings: {}\n", options.status().message());
+    return static_cast<int>(flags.to.size());
+  }
+  int failed = 0;
+  for (const std::string& spec : flags.to) {
+    if (spec.find("{user}") != std::string::npos && flags.user.empty()) {
+      ++failed;
+      fmt::print("UNCHECKED {}: it names {{user}}; give --user USER to check one user's\n", spec);
+      continue;
+    }
+    Result<std::string> expanded = destinations::ExpandSpec(spec, flags.user, account.empty() ? "{account}" : account);
+    Result<std::unique_ptr<destinations::Destination>> dest =
+        expanded.ok() ? destinations::MakeDestination(*expanded, factory, options->destination_options)
+                      : Result<std::unique_ptr<destinations::Destination>>(expanded.status());
+    Result<std::string> checked = dest.ok() ? (*dest)->CheckAccess() : Result<std::string>(dest.status());
+    if (checked.ok()) {
+      fmt::print("ok       {}: {}\n", spec, checked->empty() ? "nothing to check without writing" : *checked);
+      continue;
+    }
+    ++failed;
+    fmt::print("FAILED   {}: {}\n", spec, checked.status().ToString());
+    Result<std::vector<std::string>> needs = destinations::TemplateRequirements(spec, options->destination_options);
+    if (needs.ok()) {
+      for (const std::string& line : *needs) fmt::print("         needs: {}\n", line);
+    }
+  }
+  return failed;
+}
 
 std::vector<std::string> ActionsFor(const std::string& feature) {
   if (feature == "iam") {
@@ -61,9 +110,11 @@ int RunDoctor(const DoctorFlags& flags) {
   auto who = sts.ok() ? sts->GetCallerIdentity() : Result<aws::CallerIdentity>(sts.status());
   if (!who.ok()) {
     fmt::print("FAILED   the credentials do not work: {}\n", who.status().ToString());
+    if (!flags.to.empty()) CheckDestinations(flags, env, *factory, "");
     return kExitPartialFailure;
   }
   fmt::print("ok       credentials work: {}\n", who->arn);
+  int destinations_failed = flags.to.empty() ? 0 : CheckDestinations(flags, env, *factory, who->account);
   std::vector<std::string> actions;
   for (const auto& feature : flags.features) {
     auto more = ActionsFor(feature);
@@ -94,7 +145,8 @@ int RunDoctor(const DoctorFlags& flags) {
     }
   }
   fmt::print("{} of {} permissions missing\n", missing, decisions->size());
-  return missing ? kExitPartialFailure : kExitOk;
+  if (!flags.to.empty()) fmt::print("{} of {} destinations failed their check\n", destinations_failed, flags.to.size());
+  return missing || destinations_failed ? kExitPartialFailure : kExitOk;
 }
 
 }  // namespace
@@ -111,6 +163,11 @@ void RegisterDoctorCommand(CLI::App& app) {
                   "Features to check: iam, secretsmanager, ssm, sns, organizations, respond (repeatable)")
       ->check(CLI::IsMember({"iam", "secretsmanager", "ssm", "sns", "organizations", "respond"}))
       ->capture_default_str();
+  cmd->add_option("--to", flags->to,
+                  "Also ask this destination (a --to spec of rotate, repeatable) whether its credentials may write "
+                  "it, without writing: GitHub, GitLab, Kubernetes and Vault answer that");
+  cmd->add_option("--user", flags->user, "The IAM user {user} stands for in --to specs");
+  AddDestinationSettingFlags(*cmd, flags->settings);
   cmd->callback([flags] { throw CLI::RuntimeError(RunDoctor(*flags)); });
 }
 

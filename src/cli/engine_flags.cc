@@ -14,6 +14,14 @@
 
 namespace keyrotor::cli {
 
+void AddDestinationSettingFlags(CLI::App& app, engine::EngineSettings& settings) {
+  for (const engine::DestinationSetting& d : engine::DestinationSettings()) {
+    std::string flag = "--" + std::string(d.key);
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    app.add_option(flag, settings.*d.setting, d.help);
+  }
+}
+
 void AddEngineFlags(CLI::App& app, EngineFlags& f, bool with_handover) {
   app.add_option("--state", f.state,
                  "Journal holding rotations in progress, locks and the audit trail: a SQLite file, or a "
@@ -56,11 +64,7 @@ void AddEngineFlags(CLI::App& app, EngineFlags& f, bool with_handover) {
     app.add_option("--webhook-secret-file", f.webhook_secret_file,
                    "File holding the HMAC key that signs webhook notifications (or KEYROTOR_WEBHOOK_SECRET)");
     app.add_option("--exec-timeout", f.exec_timeout, "Kill exec: programs after this long")->capture_default_str();
-    for (const engine::DestinationSetting& d : engine::DestinationSettings()) {
-      std::string flag = "--" + std::string(d.key);
-      std::replace(flag.begin(), flag.end(), '_', '-');
-      app.add_option(flag, f.*d.setting, d.help);
-    }
+    AddDestinationSettingFlags(app, f);
   }
   // Tests shorten the wait before looking for keys a killed run left behind.
   app.add_option("--orphan-settle-ms", f.orphan_settle_ms)->group("");

@@ -22,6 +22,10 @@ struct EngineFlags : engine::EngineSettings {
   bool json = false;
 };
 
+// The destinations' settings (engine::DestinationSettings()) as flags:
+// --github-token-file, --gitlab-api-url, --vault-kv-addr...
+void AddDestinationSettingFlags(CLI::App& app, engine::EngineSettings& settings);
+
 // Registers the flags; `with_handover` adds --to/--notify and their options.
 void AddEngineFlags(CLI::App& app, EngineFlags& flags, bool with_handover = true);
 

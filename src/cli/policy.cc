@@ -7,6 +7,7 @@
 
 #include "cli/common.h"
 #include "cli/fleet.h"
+#include "destinations/destination.h"
 #include "report/iam_policy.h"
 
 namespace keyrotor::cli {
@@ -54,6 +55,15 @@ int RunPolicy(const PolicyFlags& flags) {
     return kExitUsage;
   }
   fmt::print("{}", report::BuildPolicyJson(features));
+  // What no IAM policy can grant: stdout stays the policy document alone.
+  std::string outside;
+  for (const std::string& spec : features.destinations) {
+    Result<std::vector<std::string>> needs = destinations::TemplateRequirements(spec, {});
+    if (!needs.ok() || needs->empty()) continue;
+    outside += "  " + spec + "\n";
+    for (const std::string& line : *needs) outside += "    " + line + "\n";
+  }
+  if (!outside.empty()) fmt::print(stderr, "Outside AWS, the destinations need (docs/destinations.md):\n{}", outside);
   return kExitOk;
 }
 
@@ -64,7 +74,8 @@ void RegisterPolicyCommand(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "policy",
       "Print the least-privilege IAM policy keyrotor needs for the given destinations, notifiers, roles and KMS keys, "
-      "or for everything a fleet config uses (--config); flags add to the config's");
+      "or for everything a fleet config uses (--config); flags add to the config's. What destinations outside AWS "
+      "need (GitHub, GitLab, Kubernetes, Vault permissions) goes to stderr");
   cmd->add_option("--config", flags->config,
                   "a fleet config (keyrotor.toml): every selection's destinations and notifiers, every account's role");
   cmd->add_flag("--member-role", flags->member_role,

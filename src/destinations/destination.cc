@@ -1,6 +1,7 @@
 #include "destinations/destination.h"
 
 #include <algorithm>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "base/strings.h"
@@ -163,7 +164,30 @@ Result<std::vector<std::string>> DestinationRequirements(std::string_view spec, 
     if (!target.ok()) return BadSpec(spec, target.status().message());
     return KubernetesRequirements(*target);
   }
+  static const std::set<std::string, std::less<>> kAwsOnly = {"credentials-file", "secretsmanager", "ssm", "vault",
+                                                              "exec"};
+  if (!kAwsOnly.contains(kind)) return BadSpec(spec, "unknown kind '" + std::string(kind) + "' (expected " + kKinds + ")");
   return std::vector<std::string>{};
+}
+
+Result<std::vector<std::string>> TemplateRequirements(std::string_view spec, const DestinationOptions& options) {
+  // Markers every kind's name rules accept (GitHub upper-cases secret
+  // names), put back as written afterwards.
+  static const std::pair<std::string, std::string> kMarkers[] = {
+      {"keyrotoruserplaceholder", "{user}"}, {"KEYROTORUSERPLACEHOLDER", "{user}"}, {"000000000000", "{account}"}};
+  auto put_back = [](std::string text) {
+    for (const auto& [marker, name] : kMarkers) {
+      for (size_t at = text.find(marker); at != std::string::npos; at = text.find(marker, at)) {
+        text.replace(at, marker.size(), name);
+      }
+    }
+    return text;
+  };
+  KR_ASSIGN_OR_RETURN(std::string expanded, ExpandSpec(spec, kMarkers[0].first, kMarkers[2].first));
+  Result<std::vector<std::string>> lines = DestinationRequirements(expanded, options);
+  if (!lines.ok()) return Status::InvalidArgument(put_back(std::string(lines.status().message())));
+  for (std::string& line : *lines) line = put_back(std::move(line));
+  return lines;
 }
 
 Result<Secret> RenderValue(const std::string& value_template, const KeyHandoff& key) {

@@ -140,6 +140,9 @@ Result<std::unique_ptr<Destination>> MakeDestination(std::string_view spec, cons
 // none. Offline: reads no file and calls nothing. InvalidArgument for a
 // malformed spec.
 Result<std::vector<std::string>> DestinationRequirements(std::string_view spec, const DestinationOptions& options);
+// The same for a spec that may still hold {user} and {account} (a fleet
+// config's): they are kept as written in the lines.
+Result<std::vector<std::string>> TemplateRequirements(std::string_view spec, const DestinationOptions& options);
 
 // Renders options.value_template (or the default) for `key`.
 Result<Secret> RenderValue(const std::string& value_template, const KeyHandoff& key);

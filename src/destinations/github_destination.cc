@@ -160,8 +160,11 @@ Status GithubDestination::Restore(const KeyHandoff&, const Secret&) {
 
 Result<std::string> GithubDestination::CheckAccess() {
   KR_ASSIGN_OR_RETURN(PublicKey key, FetchPublicKey());
-  return "read the Actions secrets public key of " + GithubSecretsDescription(target_) + " (key id " + key.key_id +
-         ")";
+  std::string scope = target_.scope == GithubTarget::Scope::kOrganization ? "organization " + target_.owner
+                      : target_.scope == GithubTarget::Scope::kEnvironment
+                          ? target_.owner + "/" + target_.repo + " environment " + target_.environment
+                          : target_.owner + "/" + target_.repo;
+  return "read the Actions secrets public key of " + scope + " (key id " + key.key_id + ")";
 }
 
 std::vector<std::string> GithubRequirements(const GithubTarget& target) {

@@ -7,6 +7,7 @@
 
 #include "base/file_util.h"
 #include "base/strings.h"
+#include "engine/settings.h"
 #include "support/process.h"
 #include "support/sandbox_world.h"
 
@@ -201,6 +202,33 @@ TEST(FleetConfigTest, ExposureAndGithubSettings) {
   for (const char* setting : {"on_exposure", "github_visibility", "github_app_id"}) {
     EXPECT_NE(bad.status().message().find(setting), std::string::npos) << setting << ": " << bad.status().message();
   }
+}
+
+// Every destination setting (engine::DestinationSettings()) is a [policy]
+// key reaching DestinationOptions, file settings anchored at the config's
+// directory; an unknown one near a known name is refused with a suggestion.
+TEST(FleetConfigTest, DestinationSettingsFromTheOneTable) {
+  Result<FleetConfig> c = Parse(Lines({"[policy]", "gitlab_api_url = \"https://gitlab.example.com/api/v4\"",
+                                       "gitlab_token_file = \"gl.token\"", "vault_kv_addr = \"https://vault:8200\"",
+                                       "vault_kv_auth = \"approle\"", "vault_kv_role_id = \"r-1\"",
+                                       "vault_kv_secret_id_file = \"/run/secret-id\"",
+                                       "kubernetes_kubeconfig = \"kube/config\"", "kubernetes_context = \"prod\"",
+                                       "[[selection]]", "users = [\"ci\"]", "kubernetes_context = \"staging\""}));
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  const destinations::DestinationOptions& d = c->selections[0].options.destination_options;
+  EXPECT_EQ(d.gitlab_api_url, "https://gitlab.example.com/api/v4");
+  EXPECT_EQ(d.gitlab_token_file, "/etc/keyrotor/gl.token");
+  EXPECT_EQ(d.vault_kv_addr, "https://vault:8200");
+  EXPECT_EQ(d.vault_kv_auth, "approle");
+  EXPECT_EQ(d.vault_kv_role_id, "r-1");
+  EXPECT_EQ(d.vault_kv_secret_id_file, "/run/secret-id");
+  EXPECT_EQ(d.kubernetes_kubeconfig, "/etc/keyrotor/kube/config");
+  EXPECT_EQ(d.kubernetes_context, "staging");
+  EXPECT_EQ(engine::DestinationSettings().size(), 20u) << "a setting added: document it in docs/config.md";
+
+  Result<FleetConfig> bad = Parse(Lines({"[policy]", "gitlab_tokn_file = \"x\"", "[[selection]]", "users = [\"ci\"]"}));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("gitlab_token_file"), std::string::npos) << bad.status().message();
 }
 
 TEST(FleetConfigTest, StateKeepsPostgresUrlsAndAnchorsRelativePaths) {

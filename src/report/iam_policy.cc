@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/strings.h"
+#include "destinations/destination.h"
 
 namespace keyrotor::report {
 namespace {
@@ -89,13 +90,9 @@ void MergeFeatures(PolicyFeatures& features, const PolicyFeatures& more) {
 Status ValidatePolicyFeatures(const PolicyFeatures& features) {
   for (const std::string& spec : features.destinations) {
     std::string kind = Kind(spec);
-    // github and github-org write through GitHub's API: no AWS permission.
-    if (kind != "credentials-file" && kind != "secretsmanager" && kind != "ssm" && kind != "vault" &&
-        kind != "github" && kind != "github-org" && kind != "exec") {
-      return Status::InvalidArgument("destination '" + spec +
-                                     "': expected credentials-file, secretsmanager, ssm, vault, github, github-org "
-                                     "or exec");
-    }
+    // The destinations layer knows every kind (and what those outside AWS need).
+    Result<std::vector<std::string>> known = destinations::TemplateRequirements(spec, {});
+    if (!known.ok()) return known.status();
     std::vector<std::string> ignored;
     if ((kind == "secretsmanager" || kind == "ssm") && StripQuery(Target(spec), &ignored).empty()) {
       return Status::InvalidArgument("destination '" + spec + "': the name is empty");
