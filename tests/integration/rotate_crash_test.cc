@@ -24,6 +24,7 @@
 #include "destinations/vault.h"
 #include "sandbox/server.h"
 #include "support/fake_github.h"
+#include "support/fake_gitlab.h"
 #include "support/process.h"
 #include "support/sandbox_clients.h"
 
@@ -475,13 +476,27 @@ TEST_F(RotateCrashTest, AWriteOnlyDestinationNeverHoldsADeletedKey) {
   std::unique_ptr<testing::FakeGithub> github = testing::FakeGithub::Start();
   ASSERT_TRUE(github);
   github->AddToken("ghp_crashtrialtoken0000000000000000000000");
+  // GitLab is write-only too: a project per user, between the two GitHub destinations.
+  std::unique_ptr<testing::FakeGitlab> gitlab = testing::FakeGitlab::Start();
+  ASSERT_TRUE(gitlab);
+  gitlab->AddToken("glpat-crashtrialtoken00000001", {{"api"}, 1, false, std::nullopt});
+  std::map<std::string, int> project_ids;
+  auto add_project = [&](const std::string& user) {
+    int id = 100 + static_cast<int>(project_ids.size());
+    project_ids[user] = id;
+    gitlab->AddProject(id, "acme/" + user);
+    gitlab->SetRole(1, "projects/" + std::to_string(id), 40);
+  };
   auto env = Env();
   env["GH_TOKEN"] = "ghp_crashtrialtoken0000000000000000000000";
   env["GITHUB_API_URL"] = github->api_url();
+  env["GITLAB_TOKEN"] = "glpat-crashtrialtoken00000001";
+  env["CI_API_V4_URL"] = gitlab->api_url();
   auto argv = [&](const std::string& user) {
     return std::vector<std::string>{testing::KeyrotorBinary(), "rotate", "--user", user, "--mode", "immediate",
                                     "--state", dir_ + "/journal.db", "--to", "secretsmanager:crash/{user}", "--to",
-                                    "github:acme/{user}", "--to", "github:acme/{user}@prod", "--endpoint-url",
+                                    "github:acme/{user}", "--to", "gitlab:acme/{user}", "--to",
+                                    "github:acme/{user}@prod", "--endpoint-url",
                                     server_->endpoint(), "--verify-timeout", "30s", "--orphan-settle-ms", "0",
                                     "--json"};
   };
@@ -492,6 +507,10 @@ TEST_F(RotateCrashTest, AWriteOnlyDestinationNeverHoldsADeletedKey) {
       if (!held) continue;
       EXPECT_TRUE(sb().GetKey(held->value).has_value())
           << user << " " << when << ": " << scope << " holds " << held->value << ", which was deleted";
+    }
+    if (auto held = gitlab->Stored("projects/" + std::to_string(project_ids[user]), "AWS_ACCESS_KEY_ID")) {
+      EXPECT_TRUE(sb().GetKey(held->value).has_value())
+          << user << " " << when << ": GitLab holds " << held->value << ", which was deleted";
     }
   };
   auto finish = [&](const std::string& user) {
@@ -511,6 +530,7 @@ TEST_F(RotateCrashTest, AWriteOnlyDestinationNeverHoldsADeletedKey) {
       std::string user = "wo-" + std::to_string(n) + "-" + std::string(when).substr(0, 5);
       github->AddRepo("acme", user);
       github->AddEnvironment("acme", user, "prod");
+      add_project(user);
       std::string old_key = NewUser(user);
       auto crash_env = env;
       crash_env["KEYROTOR_CRASH_POINT"] = when + std::to_string(n);
@@ -534,6 +554,12 @@ TEST_F(RotateCrashTest, AWriteOnlyDestinationNeverHoldsADeletedKey) {
                        ->GetCallerIdentity();
         EXPECT_TRUE(who.ok()) << user << " " << scope << ": the key GitHub holds works";
       }
+      auto gitlab_id = gitlab->Stored("projects/" + std::to_string(project_ids[user]), "AWS_ACCESS_KEY_ID");
+      auto gitlab_secret = gitlab->Stored("projects/" + std::to_string(project_ids[user]), "AWS_SECRET_ACCESS_KEY");
+      ASSERT_TRUE(gitlab_id && gitlab_secret) << user << ": GitLab";
+      EXPECT_EQ(gitlab_id->value, keys[0].access_key_id) << user << ": GitLab";
+      EXPECT_TRUE(gitlab_id->masked && gitlab_id->protected_) << user << ": masked and protected by default";
+      secrets_.push_back(gitlab_secret->value);
     }
   }
   EXPECT_GE(killed, 20) << "too few kill points were reached";
@@ -542,6 +568,7 @@ TEST_F(RotateCrashTest, AWriteOnlyDestinationNeverHoldsADeletedKey) {
   // environment is missing: 404): roll forward, never back.
   std::string user = "wo-outage";
   github->AddRepo("acme", user);
+  add_project(user);
   std::string old_key = NewUser(user);
   testing::ProcessResult failed = testing::RunProcess(argv(user), env, 120);
   outputs_ += failed.out + failed.err;
@@ -551,6 +578,9 @@ TEST_F(RotateCrashTest, AWriteOnlyDestinationNeverHoldsADeletedKey) {
   ASSERT_TRUE(held) << "the repository took the new key";
   EXPECT_NE(held->value, old_key);
   check_github(user, "after the failed hand-over");
+  auto gitlab_held = gitlab->Stored("projects/" + std::to_string(project_ids[user]), "AWS_ACCESS_KEY_ID");
+  ASSERT_TRUE(gitlab_held) << "GitLab, before the failing destination, took the new key";
+  EXPECT_EQ(gitlab_held->value, held->value);
   ASSERT_TRUE(sb().GetKey(old_key)) << "the old key stays until every destination holds the new one";
   github->AddEnvironment("acme", user, "prod");  // GitHub fixed
   ASSERT_TRUE(finish(user));
